@@ -1,0 +1,1 @@
+"""shoal's orchestrator: the compose model, the graph, the reconciler, the daemon and the CLI."""
