@@ -1,0 +1,1 @@
+"""shoal's command line: `docker compose` verbs and flags, a thin client over the orchestrator."""
