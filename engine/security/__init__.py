@@ -1,0 +1,3 @@
+"""Process security for containers: capabilities and seccomp filters."""
+
+__all__ = ["caps", "seccomp"]
