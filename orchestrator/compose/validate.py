@@ -138,8 +138,7 @@ def _check_service_refs(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
         text = str(entry)
         if text.startswith("container:"):
             continue
-        target = text[len("service:"):] if text.startswith("service:") else text
-        target = target.split(":", 1)[0]
+        target = text.split(":", 1)[0]
         if target not in ctx.services:
             ctx.fail(f'service "{name}" refers to undefined service "{target}" in volumes_from: {INVALID}',
                      ("services", name, "volumes_from", i))

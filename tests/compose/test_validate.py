@@ -245,7 +245,7 @@ def test_volumes_from_undefined_service():
     _ok("""
         services:
           data: {image: busybox}
-          web: {image: nginx, volumes_from: ["service:data:ro", "container:x"]}
+          web: {image: nginx, volumes_from: ["data:ro", "container:x"]}
         """)
 
 
