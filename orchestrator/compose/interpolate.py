@@ -143,15 +143,16 @@ class _Substituter:
     def apply(self, name: str, op: str, arg: str) -> str:
         """Apply operator ``op`` to variable ``name``; ``arg`` is expanded only if used."""
         value = self.lookup(name)
-        needs_value = op.startswith(":")
-        present = value is not None and (value != "" or not needs_value)
+        # ``:x`` operators treat an empty value like an unset one.
+        if value == "" and op.startswith(":"):
+            value = None
         kind = op[-1]
-        if kind == "-":
-            return value if present else self.run(arg)  # type: ignore[return-value]
         if kind == "+":
-            return self.run(arg) if present else ""
-        if present:
-            return value  # type: ignore[return-value]
+            return "" if value is None else self.run(arg)
+        if value is not None:
+            return value
+        if kind == "-":
+            return self.run(arg)
         message = self.run(arg)
         suffix = f": {message}" if message else ""
         raise ComposeError(f"required variable {name} is missing a value{suffix}")

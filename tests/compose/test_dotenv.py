@@ -12,6 +12,8 @@ import os
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator.compose.dotenv import (
     parse_dotenv,
@@ -264,3 +266,14 @@ def test_custom_format_fixture_is_yaml_style_dotenv() -> None:
     if not path.is_file():
         pytest.skip(f"fixture not found: {path}")
     assert read_dotenv(str(path)) == {"FOO": "BAR", "ZOT": "QIX"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="AB_=:#'\"\\$ {}\n\t\rx-0", max_size=40))
+def test_any_text_parses_or_raises_compose_error(text: str) -> None:
+    try:
+        env = parse_dotenv(text, "fuzz.env", {"A": "1"}.get)
+    except ComposeError as exc:
+        assert str(exc).startswith("fuzz.env:")
+        return
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())

@@ -7,6 +7,8 @@ import os
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator.compose.errors import ComposeError
 from orchestrator.compose.interpolate import (
@@ -210,3 +212,15 @@ def test_cast_table_patterns(path: tuple, raw: str, expected: object) -> None:
         assert cast is None
     else:
         assert cast is not None and cast(raw, None) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="${}:-+?_aZ09 \"'!\\", max_size=30))
+def test_any_template_expands_or_raises_compose_error(template: str) -> None:
+    env = {"a": "x", "Z": "", "a0": "{}"}
+    try:
+        result = substitute(template, env.get)
+    except ComposeError:
+        return
+    if "$" not in template:
+        assert result == template
