@@ -51,7 +51,7 @@ def parse_duration(value: str | int | float) -> int:
         return int(Decimal(str(value)) * SECOND)
     text = str(value).strip()
     sign = 1
-    if text[:1] in "+-":
+    if text and text[0] in "+-":
         sign = -1 if text[0] == "-" else 1
         text = text[1:]
     if text == "0":
