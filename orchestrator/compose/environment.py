@@ -13,7 +13,7 @@ Two different things, often confused (docker/compose #9135):
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .dotenv import parse_dotenv, parse_raw_env, read_text
@@ -76,7 +76,7 @@ def _required(value: Any) -> bool:
 
 
 def env_file_entries(value: Any, working_dir: str) -> list[dict[str, Any]]:
-    """``env_file`` (string, list, or long form) as ``[{path, required, format}]``, paths absolute."""
+    """``env_file`` (string, list or long form) as ``[{path, required, format}]``, absolute."""
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
@@ -85,7 +85,8 @@ def env_file_entries(value: Any, working_dir: str) -> list[dict[str, Any]]:
         if isinstance(item, str):
             item = {"path": item}
         if not isinstance(item, Mapping) or not isinstance(item.get("path"), str):
-            raise ComposeError(f"env_file entries must be a path or {{path: ...}}, got {item!r}")
+            raise ComposeError(
+                f"env_file entries must be a path or {{path: ...}}, got {item!r}")
         entries.append({
             "path": os.path.normpath(os.path.join(working_dir, item["path"])),
             "required": _required(item.get("required", True)),
@@ -142,8 +143,9 @@ def project_environment(
     return env
 
 
-def _read_env_file(entry: Mapping[str, Any], lookup: Any, shared: dict[str, str],
-                   warn: Warn | None) -> None:
+def _read_env_file(entry: Mapping[str, Any], lookup: Callable[[str], str | None],
+                   shared: dict[str, str], warn: Warn | None) -> None:
+    """Read one env_file entry into ``shared`` (values it sets override earlier ones)."""
     path, fmt = entry["path"], entry.get("format")
     if not os.path.exists(path):
         if entry.get("required", True):

@@ -189,7 +189,8 @@ def test_expansion_from_lookup(template: str, expected: str) -> None:
 def test_required_variable_errors_point_at_the_line(template: str, variable: str) -> None:
     with pytest.raises(ComposeError) as info:
         parse_dotenv(f"# head\nOK=1\nRESULT={template}\n", "x.env", _EXPANSION_ENV.get)
-    assert str(info.value) == f"x.env:3: required variable {variable} is missing a value: Test error"
+    expected = f"x.env:3: required variable {variable} is missing a value: Test error"
+    assert str(info.value) == expected
 
 
 @pytest.mark.parametrize("text,message", [

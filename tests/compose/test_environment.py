@@ -1,4 +1,4 @@
-"""Project environment (.env, --env-file, OS precedence) and service environment (env_file + environment)."""
+"""Project environment (.env, --env-file, OS first); service environment (env_file, environment)."""
 
 from __future__ import annotations
 
