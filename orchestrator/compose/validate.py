@@ -288,6 +288,14 @@ def _check_port_numbers(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
                          f"between {low} and 65535: {INVALID}", ("services", name, "ports", i, key))
 
 
+def _check_expose(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    for i, entry in enumerate(_as_list(svc.get("expose"))):
+        span = _port_range(str(entry).split("/", 1)[0])
+        if span is not None and (not 1 <= span[0] <= span[1] <= 65535):
+            ctx.fail(f"services.{name}.expose.{i}: invalid port {entry}: port numbers must be between 1 "
+                     f"and 65535: {INVALID}", ("services", name, "expose", i))
+
+
 def _check_watch(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
     develop = svc.get("develop")
     watch = develop.get("watch") if isinstance(develop, Mapping) else None
@@ -308,6 +316,7 @@ _SERVICE_CHECKS: tuple[Callable[[_Ctx, str, Mapping[str, Any]], None], ...] = (
     _check_scale_and_limits,
     _check_mount_targets,
     _check_port_numbers,
+    _check_expose,
     _check_watch,
 )
 

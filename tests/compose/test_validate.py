@@ -413,6 +413,17 @@ def test_port_out_of_range(port, key):
     assert err.pos.line == 6
 
 
+def test_expose_out_of_range():
+    err = _error("""
+        services:
+          web:
+            image: nginx
+            expose: ["3000", "8000-8010/udp", "99999"]
+        """)
+    assert err.message.startswith("services.web.expose.2: invalid port 99999")
+    assert err.pos.line == 5
+
+
 def test_published_port_conflict_between_services():
     err = _error("""
         services:
