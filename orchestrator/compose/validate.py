@@ -78,6 +78,7 @@ class _Ctx:
 
 
 def _check_image_build(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """Something to run: an image or a build; a build has one Dockerfile source."""
     build = svc.get("build")
     if not svc.get("image") and build is None:
         ctx.fail(f'service "{name}" has neither an image nor a build context specified: {INVALID}',
@@ -93,6 +94,7 @@ def _check_image_build(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
 
 
 def _check_container_name(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """container_name is a valid Docker name and unique (so one replica)."""
     cname = svc.get("container_name")
     if cname is None:
         return
@@ -107,6 +109,7 @@ def _check_container_name(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
 
 
 def _check_networks(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """networks are declared and not combined with network_mode."""
     networks = _as_map(svc.get("networks"))
     if svc.get("network_mode") and networks:
         ctx.fail(f"service {name} declares mutually exclusive `network_mode` and `networks`: {INVALID}",
@@ -127,6 +130,7 @@ def _service_ref(ctx: _Ctx, name: str, svc: Mapping[str, Any], attr: str) -> Non
 
 
 def _check_service_refs(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """links, volumes_from and service:x namespaces name existing services."""
     for attr in ("network_mode", "ipc", "pid", "uts", "cgroup"):
         _service_ref(ctx, name, svc, attr)
     for i, link in enumerate(_as_list(svc.get("links"))):
@@ -145,6 +149,7 @@ def _check_service_refs(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
 
 
 def _check_depends_on(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """depends_on names existing services (or disabled optional ones), never itself."""
     for dep, cfg in _as_map(svc.get("depends_on")).items():
         path = ("services", name, "depends_on", dep)
         if dep == name:
@@ -162,6 +167,7 @@ def _source_of(entry: Any) -> Any:
 
 
 def _check_resources_refs(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """Named volumes, secrets and configs used by a service are declared."""
     volumes = _as_map(ctx.project.get("volumes"))
     for i, vol in enumerate(_as_list(svc.get("volumes"))):
         if isinstance(vol, Mapping) and vol.get("type") == "volume" and vol.get("source"):
@@ -183,6 +189,7 @@ def _check_resources_refs(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
 
 
 def _check_healthcheck(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """healthcheck.test starts with NONE/CMD/CMD-SHELL; start_interval needs start_period."""
     health = svc.get("healthcheck")
     if not isinstance(health, Mapping):
         return
@@ -223,6 +230,7 @@ def _same_number(a: Any, b: Any, convert: Callable[[Any], Any]) -> bool:
 
 
 def _check_scale_and_limits(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """scale/replicas and the legacy resource keys agree with deploy."""
     scale, replicas = svc.get("scale"), _deploy_path(svc, "replicas")
     for attr, value in (("scale", scale), ("deploy.replicas", replicas)):
         if isinstance(value, int) and not isinstance(value, bool) and value < 0:
@@ -249,6 +257,7 @@ def _tmpfs_targets(svc: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
 
 
 def _check_mount_targets(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """No tmpfs mounts over a path a volume already mounts."""
     seen: dict[str, str] = {}
     for i, vol in enumerate(_as_list(svc.get("volumes"))):
         if isinstance(vol, Mapping) and vol.get("target"):
@@ -274,6 +283,7 @@ def _port_range(value: Any) -> tuple[int, int] | None:
 
 
 def _check_port_numbers(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """Published and target ports are valid port numbers or ranges."""
     for i, port in enumerate(_as_list(svc.get("ports"))):
         if not isinstance(port, Mapping):
             continue
@@ -289,6 +299,7 @@ def _check_port_numbers(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
 
 
 def _check_expose(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """Exposed ports are valid port numbers or ranges."""
     for i, entry in enumerate(_as_list(svc.get("expose"))):
         span = _port_range(str(entry).split("/", 1)[0])
         if span is not None and (not 1 <= span[0] <= span[1] <= 65535):
@@ -297,6 +308,7 @@ def _check_expose(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
 
 
 def _check_watch(ctx: _Ctx, name: str, svc: Mapping[str, Any]) -> None:
+    """develop.watch rules other than rebuild say where to sync."""
     develop = svc.get("develop")
     watch = develop.get("watch") if isinstance(develop, Mapping) else None
     for i, rule in enumerate(_as_list(watch)):
@@ -325,6 +337,7 @@ _SERVICE_CHECKS: tuple[Callable[[_Ctx, str, Mapping[str, Any]], None], ...] = (
 
 
 def _check_secrets(ctx: _Ctx) -> None:
+    """A project secret has a source unless it is external."""
     for name in sorted(_as_map(ctx.project.get("secrets"))):
         secret = ctx.project["secrets"][name] or {}
         if secret.get("external") in (True, "true") or isinstance(secret.get("external"), Mapping):
@@ -365,6 +378,7 @@ def _published(ctx: _Ctx) -> Iterator[tuple[str, int, Mapping[str, Any], int]]:
 
 
 def _check_port_conflicts(ctx: _Ctx) -> None:
+    """No two published ports claim the same host address, port and protocol."""
     taken: dict[tuple[int, str], list[tuple[str, str]]] = {}
     for name, i, port, number in _published(ctx):
         proto = str(port.get("protocol") or "tcp").lower()
