@@ -71,7 +71,8 @@ def _rebase_volume(item: Any, from_dir: str, to_dir: str | None) -> Any:
         return item
     if isinstance(item, dict):
         source = item.get("source")
-        if isinstance(source, str) and item.get("type", "bind") == "bind" and source.startswith("."):
+        # Long syntax says `type: bind` explicitly, so any relative source is a path.
+        if isinstance(source, str) and item.get("type") == "bind":
             return {**item, "source": _rebase_bind(source, from_dir, to_dir)}
     return item
 
