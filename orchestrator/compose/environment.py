@@ -19,6 +19,7 @@ from typing import Any
 from .dotenv import parse_dotenv, parse_raw_env, read_text
 from .errors import ComposeError
 from .interpolate import Warn, go_quote
+from .merge import go_str
 
 __all__ = [
     "to_mapping",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go strconv.ParseBool
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
 def _scalar(value: Any) -> str | None:
@@ -37,7 +39,7 @@ def _scalar(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return str(value)
+        return go_str(value)  # compose-go uses fmt.Sprint: 1.0 -> "1", 1e6 -> "1e+06"
     raise ComposeError(f"must be a boolean, null, number or string, not {type(value).__name__}")
 
 
@@ -88,11 +90,22 @@ def env_file_entries(value: Any, working_dir: str) -> list[dict[str, Any]]:
             raise ComposeError(
                 f"env_file entries must be a path or {{path: ...}}, got {item!r}")
         entries.append({
-            "path": os.path.normpath(os.path.join(working_dir, item["path"])),
+            "path": os.path.normpath(os.path.join(working_dir, os.path.expanduser(item["path"]))),
             "required": _required(item.get("required", True)),
             "format": item.get("format"),
         })
     return entries
+
+
+def _disable_env_file(os_env: Mapping[str, str]) -> bool:
+    """``COMPOSE_DISABLE_ENV_FILE`` read with Go's ParseBool: anything else is an error."""
+    value = os_env.get("COMPOSE_DISABLE_ENV_FILE")
+    if not value or value in _FALSE:
+        return False
+    if value in _TRUE:
+        return True
+    raise ComposeError(f"COMPOSE_DISABLE_ENV_FILE: strconv.ParseBool: parsing "
+                       f"{go_quote(value)}: invalid syntax")
 
 
 def _env_file_list(os_env: Mapping[str, str], env_files: Sequence[str] | None,
@@ -108,7 +121,7 @@ def _env_file_list(os_env: Mapping[str, str], env_files: Sequence[str] | None,
             if os.path.isdir(path):
                 raise ComposeError(f"{os.path.abspath(path)} is a directory")
         return files
-    if os_env.get("COMPOSE_DISABLE_ENV_FILE", "") in _TRUE:
+    if _disable_env_file(os_env):
         return []
     default = os.path.join(project_dir, ".env")
     return [default] if os.path.isfile(default) else []

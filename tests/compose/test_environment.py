@@ -255,3 +255,37 @@ def test_cli_project_name_from_dotenv(env_file_dir: pathlib.Path) -> None:
     _write(env_file_dir / ".env", "COMPOSE_PROJECT_NAME=my_project_from_dot_env\n")
     env = project_environment({}, None, str(env_file_dir))
     assert env["COMPOSE_PROJECT_NAME"] == "my_project_from_dot_env"
+
+
+# --- Go parity details ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,expected", [
+    (1.0, "1"), (2.5, "2.5"), (1.10, "1.1"), (1e6, "1e+06"), (1234567.0, "1.234567e+06"),
+    (0.0001, "0.0001"), (0.00001, "1e-05"), (-3.0, "-3"), (10, "10"),
+], ids=lambda v: repr(v))
+def test_numbers_are_stringified_like_go_fmt(value: object, expected: str) -> None:
+    """compose-go stringifies environment/label scalars with fmt.Sprint (%v)."""
+    assert to_mapping({"V": value}) == {"V": expected}
+
+
+def test_env_file_path_with_tilde_is_under_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert env_file_entries("~/app.env", "/p")[0]["path"] == "/home/someone/app.env"
+
+
+@pytest.mark.parametrize("flag,reads_dotenv", [
+    ("1", False), ("t", False), ("TRUE", False), ("0", True), ("False", True), ("", True),
+])
+def test_compose_disable_env_file_uses_go_parsebool(
+    tmp_path: pathlib.Path, flag: str, reads_dotenv: bool
+) -> None:
+    _write(tmp_path / ".env", "FROM_DOTENV=1\n")
+    env = project_environment({"COMPOSE_DISABLE_ENV_FILE": flag}, None, str(tmp_path))
+    assert ("FROM_DOTENV" in env) is reads_dotenv
+
+
+def test_compose_disable_env_file_rejects_non_boolean(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ComposeError) as info:
+        project_environment({"COMPOSE_DISABLE_ENV_FILE": "yes"}, None, str(tmp_path))
+    assert str(info.value) == (
+        'COMPOSE_DISABLE_ENV_FILE: strconv.ParseBool: parsing "yes": invalid syntax')
