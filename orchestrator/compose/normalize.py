@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from . import dotenv
 from .canonical import canonicalize
+from .environment import resolve_service_environment
 from .errors import ComposeError
 from .parse import Locator
 
@@ -53,34 +54,6 @@ def _add_dependencies(service: dict[str, Any]) -> None:
     service["depends_on"] = explicit
 
 
-def _fallback_environment(
-    service: Mapping[str, Any], env: Mapping[str, str], working_dir: str
-) -> dict[str, str | None]:
-    """env_file values, overridden by ``environment``; bare names taken from the project env."""
-    out: dict[str, str | None] = {}
-    for entry in service.get("env_file") or []:
-        path = os.path.join(working_dir, entry["path"])
-        if not os.path.exists(path) and entry.get("required", True) is False:
-            continue
-        if entry.get("format") == "raw":
-            out.update(dotenv.read_raw_env_file(path, env.get))
-        else:
-            out.update(dotenv.read_dotenv(path, env.get))
-    for key, value in (service.get("environment") or {}).items():
-        out[key] = env.get(key) if value is None else value
-    return out
-
-
-def _resolve_environment(
-    service: Mapping[str, Any], env: Mapping[str, str], working_dir: str
-) -> dict[str, str | None]:
-    try:
-        from .environment import resolve_service_environment
-    except ImportError:  # the environment stage is optional until it lands
-        return _fallback_environment(service, env, working_dir)
-    return resolve_service_environment(service, env, working_dir)
-
-
 def _labels_from_files(service: dict[str, Any], env: Mapping[str, str]) -> None:
     """Fold ``label_file`` into ``labels`` (labels written in the service win)."""
     files = service.get("label_file") or []
@@ -96,7 +69,7 @@ def _labels_from_files(service: dict[str, Any], env: Mapping[str, str]) -> None:
 def _environment(service: dict[str, Any], env: Mapping[str, str], working_dir: str) -> None:
     if service.get("environment") is None and not service.get("env_file"):
         return
-    resolved = _resolve_environment(service, env, working_dir)
+    resolved = resolve_service_environment(service, env, working_dir)
     if resolved:
         service["environment"] = resolved
     else:
