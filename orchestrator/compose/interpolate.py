@@ -68,16 +68,23 @@ def _invalid(template: str) -> ComposeError:
 
 
 def _closing_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``start``, counting nested braces; -1 if none."""
+    """Index of the ``}`` closing the ``{`` at ``start``; -1 if none.
+
+    As with Compose's regex, a ``${...}`` never spans a line break: braces are
+    counted on the line, and if they never balance the line's last ``}`` closes.
+    """
+    line_end = text.find("\n", start)
+    if line_end < 0:
+        line_end = len(text)
     depth = 0
-    for i in range(start, len(text)):
+    for i in range(start, line_end):
         if text[i] == "{":
             depth += 1
         elif text[i] == "}":
             depth -= 1
             if depth == 0:
                 return i
-    return -1
+    return text.rfind("}", start + 1, line_end)
 
 
 class _Substituter:

@@ -224,3 +224,22 @@ def test_any_template_expands_or_raises_compose_error(template: str) -> None:
         return
     if "$" not in template:
         assert result == template
+
+
+@pytest.mark.parametrize("template,expected", [
+    ("${A:-{}", "{"),
+    ("${A:-a{b}", "a{b"),
+    ('${A:-{"k":{"n":1}}}', '{"k":{"n":1}}'),
+    ("a ${A:-x}\nb ${B:-y}", "a x\nb y"),
+], ids=["unbalanced-open", "unbalanced-inner", "nested-json", "one-per-line"])
+def test_closing_brace_like_composes_regex(template: str, expected: str) -> None:
+    """Braces are counted on the line; unbalanced ones close at the line's last ``}``."""
+    assert substitute(template, {}.get) == expected
+
+
+@pytest.mark.parametrize("template", ["${A:-x\n}", "x ${A:-{\n} y", "${A\n}"],
+                         ids=["default-over-newline", "brace-over-newline", "name-newline"])
+def test_braces_never_span_lines(template: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        substitute(template, {}.get)
+    assert str(info.value).startswith("Invalid template: ")
