@@ -12,6 +12,7 @@ import json
 import os
 import fcntl
 import resource
+import signal
 import stat
 import termios
 from dataclasses import dataclass
@@ -138,7 +139,16 @@ def _report(io: Stdio, exc: BaseException) -> None:
         os._exit(code)
 
 
+def _reset_signals() -> None:
+    """Undo the monitor's (and Python's) ignored signals: SIG_IGN survives execve."""
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ,
+                signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _stdio(io: Stdio) -> None:
+    _reset_signals()
     os.setsid()
     for target, fd in ((0, io.stdin), (1, io.stdout), (2, io.stderr)):
         os.dup2(fd, target)

@@ -58,14 +58,21 @@ def _bind(root_fd: int, source: str, target: str, readonly: bool, extra: int = 0
         fd = ensure_in_root(root_fd, target, kind)
         try:
             sc.mount(fd_path(src_fd), fd_path(fd), None, sc.MS_BIND | sc.MS_REC)
-            if readonly or extra:
-                flags = sc.MS_BIND | sc.MS_REMOUNT | extra | (sc.MS_RDONLY if readonly else 0)
-                sc.mount(None, fd_path(fd), None, flags | _locked_flags(fd_path(fd)))
-            sc.mount(None, fd_path(fd), None, _PROP.get(propagation or "rprivate", sc.MS_PRIVATE | sc.MS_REC))
         finally:
             os.close(fd)
     finally:
         os.close(src_fd)
+    if not (readonly or extra or propagation not in ("", "private", "rprivate")):
+        return
+    fd = open_in_root(root_fd, target)  # now the new mount's root, not the covered directory
+    try:
+        if readonly or extra:
+            flags = sc.MS_BIND | sc.MS_REMOUNT | extra | (sc.MS_RDONLY if readonly else 0)
+            sc.mount(None, fd_path(fd), None, flags | _locked_flags(fd_path(fd)))
+        if propagation not in ("", "private", "rprivate"):
+            sc.mount(None, fd_path(fd), None, _PROP[propagation])
+    finally:
+        os.close(fd)
 
 
 def _locked_flags(path: str) -> int:

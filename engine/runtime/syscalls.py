@@ -116,7 +116,8 @@ def _b(value: str | None) -> bytes | None:
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
           data: str | None = None) -> None:
     """mount(2)."""
-    _check(_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), "mount", target)
+    _check(_mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
+           f"mount {fstype or 'bind'} {source or ''} ({data or ''})", target)
 
 
 def umount(target: str, flags: int = 0) -> None:

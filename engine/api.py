@@ -1,0 +1,285 @@
+"""The public Engine: create, start, stop, exec and inspect containers from ContainerSpecs.
+
+The Engine holds no container state in memory: everything is in
+``<root>/containers/<id>/`` (written by it at create, by the monitor afterwards)
+and each running container's monitor answers on ``<run>/containers/<id>/monitor.sock``.
+So any Engine instance, including one created after the previous was killed,
+sees and controls every container ("re-adoption" is just reading the files).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import signal as _signal
+import subprocess
+import sys
+import time
+from typing import Iterator, Sequence
+
+from engine.container import lifecycle
+from engine.container.codec import spec_from_dict
+from engine.errors import (CommandNotFound, ContainerNotFound, EngineError, InvalidState,
+                           MonitorUnavailable, StartFailed)
+from engine.monitor import logs as logmod
+from engine.monitor.protocol import ProtocolError, request
+from engine.spec import ContainerSpec
+from engine.state import ContainerInfo, ContainerPaths, ExecResult, ExitStatus, LogLine, read_json
+
+__all__ = ["Engine"]
+
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_MONITOR_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                 "from engine.monitor.main import main; main(sys.argv[2:])")
+
+
+class Engine:
+    """shoal's container engine, usable as a library."""
+
+    def __init__(self, root: str | None = None, run_dir: str | None = None) -> None:
+        self.root = os.path.abspath(root or os.environ.get("SHOAL_ROOT") or "/var/lib/shoal")
+        self.run_dir = os.path.abspath(run_dir or os.environ.get("SHOAL_RUN") or "/run/shoal")
+        self.containers_dir = os.path.join(self.root, "containers")
+        os.makedirs(self.containers_dir, mode=0o711, exist_ok=True)
+        os.makedirs(os.path.join(self.run_dir, "containers"), mode=0o700, exist_ok=True)
+
+    # -- lookup ------------------------------------------------------------------------------
+    def _paths(self, cid: str) -> ContainerPaths:
+        return ContainerPaths(os.path.join(self.containers_dir, cid),
+                              os.path.join(self.run_dir, "containers", cid))
+
+    def _ids(self) -> list[str]:
+        return sorted(d for d in os.listdir(self.containers_dir)
+                      if os.path.isfile(os.path.join(self.containers_dir, d, "config.json")))
+
+    def resolve(self, ref: str) -> str:
+        """Full id for an id, a unique id prefix, or a name."""
+        ids = self._ids()
+        if ref in ids:
+            return ref
+        for cid in ids:
+            if self._config(cid).get("name") == ref:
+                return cid
+        matches = [cid for cid in ids if ref and cid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise ContainerNotFound(f"No such container: {ref}")
+
+    def _config(self, cid: str) -> dict:
+        return read_json(self._paths(cid).config)
+
+    def _state(self, cid: str) -> dict:
+        """State from the file; a running state whose monitor is gone reads as exited."""
+        paths = self._paths(cid)
+        st = read_json(paths.state)
+        if st.get("state") in ("running", "paused") and not _alive(st.get("monitor_pid", 0)):
+            st = read_json(paths.state)  # the monitor may have just finished writing
+            if st.get("state") in ("running", "paused"):
+                st.update(state="exited", exit_code=255, error="monitor died", pid=0)
+        return st
+
+    # -- create / start ----------------------------------------------------------------------
+    def create(self, spec: ContainerSpec) -> str:
+        """Validate ``spec`` and make the container's files; returns its id. Nothing runs yet."""
+        cid = secrets.token_hex(32)
+        names = {self._config(i).get("name") for i in self._ids()}
+        lifecycle.create(self.root, spec, cid, self._paths(cid), names)
+        return cid
+
+    def start(self, ref: str) -> None:
+        """Start the container's monitor and PID 1; raises CommandNotFound/StartFailed on setup errors."""
+        cid = self.resolve(ref)
+        paths = self._paths(cid)
+        st = self._state(cid)
+        if st["state"] in ("running", "paused"):
+            raise InvalidState(f"container {ref} is already {st['state']}")
+        lifecycle.write_plan(self.root, cid, paths, self._config(cid), self._peer_pid)
+        os.makedirs(paths.run_dir, mode=0o700, exist_ok=True)
+        handshake = self._spawn_monitor(paths)
+        if not handshake.get("ok"):
+            msg = handshake.get("message", "container setup failed")
+            if handshake.get("kind") == "not_found":
+                raise CommandNotFound(msg)
+            raise StartFailed(f"container {self._config(cid)['name']}: {msg}")
+
+    def _spawn_monitor(self, paths: ContainerPaths) -> dict:
+        """Run the monitor (it daemonizes itself) and read its one-line handshake."""
+        with open(os.path.join(paths.state_dir, "monitor.log"), "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _MONITOR_BOOT, _PKG_ROOT, paths.state_dir, paths.run_dir],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
+                close_fds=True)
+        try:
+            line = proc.stdout.readline()
+        finally:
+            proc.stdout.close()
+            proc.wait()
+        if not line:
+            raise StartFailed(f"monitor exited without reporting (see {paths.state_dir}/monitor.log)")
+        return json.loads(line)
+
+    def _peer_pid(self, ref: str) -> int:
+        cid = self.resolve(ref)
+        st = self._state(cid)
+        if st["state"] not in ("running", "paused") or not st.get("pid"):
+            raise InvalidState(f"cannot join namespaces of container {ref}: it is not running")
+        return int(st["pid"])
+
+    # -- signals -----------------------------------------------------------------------------
+    def _call(self, cid: str, msg: dict, timeout: float | None = 10.0) -> dict:
+        try:
+            reply = request(self._paths(cid).socket, msg, timeout)
+        except (FileNotFoundError, ConnectionRefusedError, ProtocolError) as exc:
+            raise MonitorUnavailable(f"container {cid[:12]} is not running ({exc})") from None
+        if reply.get("error"):
+            raise EngineError(reply["error"])
+        return reply
+
+    def _running(self, ref: str) -> str:
+        cid = self.resolve(ref)
+        state = self._state(cid)["state"]
+        if state not in ("running", "paused"):
+            raise InvalidState(f"container {ref} is not running (state: {state})")
+        return cid
+
+    def kill(self, ref: str, signal: str | int = "SIGKILL") -> None:
+        """Send a signal to the container's PID 1."""
+        cid = self._running(ref)
+        self._call(cid, {"op": "kill", "signal": lifecycle.signal_number(signal)})
+
+    def stop(self, ref: str, timeout: float | None = None) -> None:
+        """Stop signal, wait up to the grace period, then SIGKILL everything in the cgroup."""
+        cid = self.resolve(ref)
+        if self._state(cid)["state"] not in ("running", "paused"):
+            return
+        spec = self._spec(cid)
+        grace = spec.stop_grace_period if timeout is None else timeout
+        sig = lifecycle.signal_number(self._config(cid).get("stop_signal", spec.stop_signal))
+        try:
+            self._call(cid, {"op": "stop", "signal": sig, "timeout": grace}, grace + 30)
+        except MonitorUnavailable:
+            pass  # it exited meanwhile
+        self.wait(cid, timeout=30)
+
+    def pause(self, ref: str) -> None:
+        """Freeze every process of the container."""
+        self._call(self._running(ref), {"op": "pause"})
+
+    def unpause(self, ref: str) -> None:
+        """Thaw a paused container."""
+        self._call(self._running(ref), {"op": "unpause"})
+
+    def wait(self, ref: str, timeout: float | None = None) -> ExitStatus:
+        """Block until the container exits; its exit code, signal and OOM flag."""
+        cid = self.resolve(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            st = self._state(cid)
+            if st["state"] == "exited":
+                return ExitStatus(st.get("exit_code", 0), st.get("signal", 0),
+                                  bool(st.get("oom_killed")), st.get("error", ""))
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"container {ref} still running after {timeout}s")
+            if st["state"] == "created":
+                time.sleep(0.05 if left is None else min(0.05, left))
+                continue
+            try:
+                request(self._paths(cid).socket, {"op": "wait"}, left)
+            except (OSError, ProtocolError, ValueError):
+                time.sleep(0.02)
+
+    # -- exec --------------------------------------------------------------------------------
+    def exec(self, ref: str, argv: Sequence[str], *, env: Sequence[str] | Sequence[tuple[str, str]] = (),
+             user: str = "", workdir: str = "", tty: bool = False, stdin: bytes | None = None,
+             timeout: float | None = None) -> ExecResult:
+        """Run ``argv`` in the running container (same namespaces, cgroup, caps, seccomp)."""
+        cid = self._running(ref)
+        env_list = [e if isinstance(e, str) else f"{e[0]}={e[1]}" for e in env]
+        msg = {"op": "exec", "argv": list(argv), "env": env_list, "user": user, "workdir": workdir,
+               "tty": tty, "stdin": base64.b64encode(stdin).decode() if stdin is not None else None}
+        reply = self._call(cid, msg, timeout)  # command not found: exit 127, message on stderr
+        return ExecResult(reply["exit_code"], base64.b64decode(reply["stdout"]),
+                          base64.b64decode(reply["stderr"]))
+
+    # -- remove / inspect --------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> None:
+        """Delete a stopped container (force: kill it first). Volumes stay."""
+        cid = self.resolve(ref)
+        if self._state(cid)["state"] in ("running", "paused"):
+            if not force:
+                raise InvalidState(f"cannot remove running container {ref}: stop it first or force")
+            try:
+                self._call(cid, {"op": "kill", "signal": int(_signal.SIGKILL), "all": True})
+            except MonitorUnavailable:
+                pass
+            self.wait(cid, timeout=30)
+        lifecycle.release_cgroup(cid)
+        paths = self._paths(cid)
+        shutil.rmtree(paths.run_dir, ignore_errors=True)
+        shutil.rmtree(paths.state_dir, ignore_errors=True)
+
+    def _spec(self, cid: str) -> ContainerSpec:
+        return spec_from_dict(self._config(cid)["spec"])
+
+    def inspect(self, ref: str) -> ContainerInfo:
+        """State, pid, exit status, times and spec of one container."""
+        cid = self.resolve(ref)
+        cfg, st = self._config(cid), self._state(cid)
+        spec = spec_from_dict(cfg["spec"])
+        return ContainerInfo(id=cid, name=cfg["name"], state=st["state"], pid=st.get("pid", 0) or 0,
+                             exit_code=st.get("exit_code", 0), signal=st.get("signal", 0),
+                             oom_killed=bool(st.get("oom_killed")), error=st.get("error", ""),
+                             created_at=cfg.get("created_at", ""), started_at=st.get("started_at", ""),
+                             finished_at=st.get("finished_at", ""), spec=spec, labels=dict(spec.labels))
+
+    def list(self) -> list[ContainerInfo]:
+        """Every container under this root."""
+        out = []
+        for cid in self._ids():
+            try:
+                out.append(self.inspect(cid))
+            except (OSError, ValueError, EngineError):
+                continue  # removed meanwhile
+        return out
+
+    def stats(self, ref: str):
+        """cgroup usage counters (engine.cgroups.CgroupStats) of a running container."""
+        cid = self._running(ref)
+        return lifecycle.cgroup_stats(cid)
+
+    def logs(self, ref: str, *, follow: bool = False, since: float | str | None = None,
+             tail: int | None = None, timestamps: bool = False) -> Iterator[LogLine]:
+        """The container's output lines, oldest first; ``follow`` keeps going until it exits."""
+        cid = self.resolve(ref)
+        path = self._paths(cid).log
+        since_s = lifecycle.since_seconds(since)
+        lines = logmod.read_lines(path, since_s)
+        offset = os.path.getsize(path) if os.path.exists(path) else 0
+        if tail is not None and tail >= 0:
+            lines = lines[len(lines) - tail:] if tail else []
+        for line in lines:
+            yield LogLine(line.stream, line.message, line.time, timestamps)
+        if follow:
+            alive = lambda: self._state(cid)["state"] in ("running", "paused")  # noqa: E731
+            for line in logmod.follow(path, offset, alive):
+                yield LogLine(line.stream, line.message, line.time, timestamps)
+
+
+def _alive(pid: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().split(b") ", 1)[1][:1] != b"Z"
+    except OSError:
+        return False

@@ -1,0 +1,145 @@
+"""Engine-side steps of a container's life that touch the disk: create its files, write its plan, clean up."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from engine.container import files, validate
+from engine.container.codec import spec_to_dict
+from engine.container.plan import build_plan, namespace_modes, signal_number, stop_signal_of, user_of
+from engine.container.security import capability_mask, seccomp_file
+from engine.errors import EngineError, ImageNotFound, InvalidSpec, NameInUse
+from engine.runtime.devices import describe_host_device
+from engine.spec import ContainerSpec
+from engine.state import ContainerPaths, now_rfc3339, parse_rfc3339, write_json_atomic
+
+__all__ = ["create", "write_plan", "release_cgroup", "cgroup_stats", "since_seconds", "signal_number",
+           "resolve_rootfs"]
+
+
+def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict]:
+    """(lower layer dirs top first, image runtime config) for a directory or an image reference."""
+    if ref.startswith("/"):
+        validate.check_rootfs_dir(ref)
+        return [ref], {}
+    try:
+        from engine.images.store import ImageStore
+    except ImportError:
+        raise ImageNotFound(f"image {ref!r}: the image store is not available") from None
+    try:
+        image = ImageStore(os.path.join(root, "images")).lookup(ref)
+    except EngineError:
+        raise
+    except Exception as exc:  # the store's own errors become the engine's
+        raise ImageNotFound(str(exc)) from None
+    return list(image.layer_dirs), dict(image.config.get("config") or {})
+
+
+def _validate(root: str, spec: ContainerSpec, names: set) -> tuple[list[str], dict, list[dict]]:
+    if not spec.name or "/" in spec.name:
+        raise InvalidSpec(f"invalid container name {spec.name!r}")
+    if spec.name in names:
+        raise NameInUse(f'Conflict. The container name "{spec.name}" is already in use')
+    lower, image = resolve_rootfs(root, spec.rootfs)
+    validate.check_resources(spec)
+    validate.check_mounts(spec)
+    validate.check_sysctls(spec)
+    devices = [describe_host_device(d.host_path, d.container_path, d.permissions)
+               for d in spec.security.devices]
+    validate.check_user(spec, lower, user_of(spec, image))
+    return lower, image, devices
+
+
+def create(root: str, spec: ContainerSpec, cid: str, paths: ContainerPaths, names: set) -> None:
+    """Validate, then write config, state and /etc files; on any error nothing is left."""
+    lower, image, devices = _validate(root, spec, names)
+    for m in spec.mounts:
+        if m.type == "bind" and m.create_host_path:
+            os.makedirs(m.source, exist_ok=True)
+    os.makedirs(paths.state_dir, mode=0o700)
+    try:
+        for sub in ("upper", "work", "merged"):
+            os.mkdir(os.path.join(paths.state_dir, sub), 0o755)
+        hostname = spec.hostname or cid[:12]
+        with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
+            host_resolv = f.read()
+        for name, text in (("hosts", files.hosts_file(spec)), ("hostname", files.hostname_file(hostname)),
+                           ("resolv.conf", files.resolv_conf(spec, host_resolv))):
+            with open(os.path.join(paths.state_dir, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        write_json_atomic(paths.config, {
+            "id": cid, "name": spec.name, "created_at": now_rfc3339(), "spec": spec_to_dict(spec),
+            "lower": lower, "image": image, "devices": devices,
+            "stop_signal": stop_signal_of(spec, image)})
+        write_json_atomic(paths.state, {"state": "created", "pid": 0, "exit_code": 0})
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(paths.state_dir, ignore_errors=True)
+        raise
+
+
+def _volume_path(root: str):
+    def path(name: str) -> str:
+        from engine.volumes import VolumeStore
+
+        store = VolumeStore(root)
+        store.create(name)  # named volumes are created on first use, like Docker
+        return store.path(name)
+    return path
+
+
+def write_plan(root: str, cid: str, paths: ContainerPaths, cfg: dict, peer_pid) -> None:
+    """Resolve everything a start needs (namespaces of peers, caps, seccomp) into plan.json."""
+    from engine.container.codec import spec_from_dict
+
+    spec = spec_from_dict(cfg["spec"])
+    caps = capability_mask(spec.security)
+    bpf = seccomp_file(spec.security, caps, os.path.join(root, "cache", "seccomp"), paths.state_dir)
+    plan = build_plan(spec, cid, paths.state_dir, cfg["lower"], cfg.get("image", {}),
+                      namespace_modes(spec, peer_pid), volume_path=_volume_path(root),
+                      devices=cfg.get("devices", []), caps=caps, seccomp_bpf=bpf)
+    plan["privileged"] = spec.security.privileged
+    write_json_atomic(paths.plan, plan)
+
+
+def _driver():
+    try:
+        from engine import cgroups
+    except ImportError:
+        return None
+    return cgroups.open_driver()
+
+
+def release_cgroup(cid: str) -> None:
+    """Remove a leftover cgroup of the container (the monitor normally does it)."""
+    drv = _driver()
+    if drv is None:
+        return
+    try:
+        cg = drv.open(cid)
+    except Exception:  # noqa: BLE001 - none left is the normal case
+        return
+    for _ in range(50):
+        try:
+            cg.kill_all()
+            cg.remove()
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+def cgroup_stats(cid: str):
+    """Usage counters of the container's cgroup."""
+    drv = _driver()
+    if drv is None:
+        raise EngineError("stats need cgroups (engine.cgroups is not available)")
+    return drv.open(cid).stats()
+
+
+def since_seconds(since: float | str | None) -> float | None:
+    """``since`` as epoch seconds: a number, or an RFC3339 timestamp."""
+    if since is None or isinstance(since, (int, float)):
+        return since
+    return parse_rfc3339(since)

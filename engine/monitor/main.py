@@ -1,0 +1,348 @@
+"""The monitor process: forks PID 1, logs its output, serves the socket, records how it ended.
+
+Started by the Engine as ``python -I -S -c ... <state_dir> <run_dir>`` in its own
+session, so killing the Engine changes nothing. It writes one handshake line on
+stdout (started, or why not), then lives until PID 1 exits; the final state stays
+in ``state.json`` for any later Engine to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from engine.monitor.execs import ExecJob
+from engine.monitor.logs import LogWriter
+from engine.monitor.prepare import enter_pid_namespace, load_security, make_pipes, open_cgroup
+from engine.monitor.protocol import bind_unix, encode
+from engine.runtime import syscalls as sc
+from engine.runtime.process import Stdio, container_child
+from engine.state import ContainerPaths, now_rfc3339, read_json, write_json_atomic
+
+__all__ = ["Monitor", "main"]
+
+
+class Monitor:
+    """One container's supervisor (single-threaded: fork is safe here)."""
+
+    def __init__(self, paths: ContainerPaths) -> None:
+        self.paths = paths
+        self.plan = read_json(paths.plan)
+        self.state = read_json(paths.state)
+        self.sel = selectors.DefaultSelector()
+        self.cgroup = None
+        self.pid1 = 0
+        self.exited = False
+        self.waiters: list[socket.socket] = []
+        self.execs: dict[int, ExecJob] = {}
+        self.kill_deadline = 0.0
+        self.buffers: dict[socket.socket, bytes] = {}
+
+    # -- state -------------------------------------------------------------------------------
+    def save(self, **changes) -> None:
+        """Update and atomically persist the state."""
+        self.state.update(changes)
+        write_json_atomic(self.paths.state, self.state)
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self) -> dict:
+        """Create cgroup and stdio, fork PID 1, wait for its execve; return the handshake."""
+        plan = self.plan
+        self.sec = load_security(plan)
+        self.cgroup = open_cgroup(plan)
+        self.log = LogWriter(self.paths.log, plan["log"]["max_size"], plan["log"]["max_file"],
+                             plan["log"]["driver"] != "none")
+        self.pipes = make_pipes(plan.get("tty", False))
+        self.outputs = {fd: name for fd, name in ((self.pipes.out, "stdout"), (self.pipes.err, "stderr"))
+                        if fd >= 0}
+        if self.pipes.tty:
+            plan["console"] = self.pipes.slave_path
+        errr, errw = os.pipe2(os.O_CLOEXEC)
+        gor, gow = os.pipe2(os.O_CLOEXEC)
+        enter_pid_namespace(plan["namespaces"].get("pid", "private"))
+        pid = os.fork()
+        if pid == 0:
+            p = self.pipes
+            container_child(plan, Stdio(p.child_in, p.child_out, p.child_err, errw, p.tty), gor, self.sec)
+        self.pid1 = pid
+        self.pipes.close_child_ends()
+        os.close(errw)
+        os.close(gor)
+        if self.cgroup is not None:
+            self.cgroup.add_process(pid)
+        os.write(gow, b"1")
+        os.close(gow)
+        report = self._read_all(errr)
+        return self._after_exec(report)
+
+    @staticmethod
+    def _read_all(fd: int) -> bytes:
+        out = b""
+        while chunk := os.read(fd, 65536):
+            out += chunk
+        os.close(fd)
+        return out
+
+    def _after_exec(self, report: bytes) -> dict:
+        if report:
+            err = json.loads(report)
+            _, status = os.waitpid(self.pid1, 0)
+            self._drain_all()
+            self.finish(status, error=err["message"])
+            return {"ok": False, **err}
+        self.save(state="running", pid=self.pid1, monitor_pid=os.getpid(), started_at=now_rfc3339(),
+                  finished_at="", exit_code=0, signal=0, oom_killed=False, error="")
+        return {"ok": True, "pid": self.pid1}
+
+    # -- loop --------------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Handle output, requests and child exits until PID 1 is gone."""
+        rsock, wsock = socket.socketpair()
+        rsock.setblocking(False)
+        wsock.setblocking(False)
+        signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(rsock, selectors.EVENT_READ, ("sigchld", None))
+        self.listener = bind_unix(self.paths.socket)
+        self.sel.register(self.listener, selectors.EVENT_READ, ("accept", None))
+        for fd, stream in self.outputs.items():
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("output", stream))
+        self._reap()
+        while not self.exited:
+            timeout = None if not self.kill_deadline else max(0.0, self.kill_deadline - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                self._dispatch(key)
+            if self.kill_deadline and time.monotonic() >= self.kill_deadline:
+                self.kill_deadline = 0.0
+                self._kill_all(signal.SIGKILL)
+            self._reap()
+
+    def _dispatch(self, key: selectors.SelectorKey) -> None:
+        kind, arg = key.data
+        if kind == "sigchld":
+            try:
+                key.fileobj.recv(4096)
+            except BlockingIOError:
+                pass
+        elif kind == "accept":
+            try:
+                conn, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            conn.setblocking(False)
+            self.buffers[conn] = b""
+            self.sel.register(conn, selectors.EVENT_READ, ("client", None))
+        elif kind == "output":
+            self._read_output(key.fd, arg)
+        elif kind == "client":
+            self._read_client(key.fileobj)
+        elif kind == "exec":
+            arg.on_event(key.fd, self.sel)
+
+    def _read_output(self, fd: int) -> bool:
+        """Move available output into the log; False (and closed) at EOF."""
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        except OSError:  # EIO on a pty whose slave side is gone
+            data = b""
+        if not data:
+            if fd in self.sel.get_map():
+                self.sel.unregister(fd)
+            os.close(fd)
+            del self.outputs[fd]
+            return False
+        self.log.write(self.outputs[fd], data)
+        return True
+
+    def _drain_all(self) -> None:
+        """Read what is left in the output pipes, for at most one second."""
+        deadline = time.monotonic() + 1.0
+        for fd in list(self.outputs):
+            os.set_blocking(fd, False)
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready or not self._read_output(fd):
+                    break
+        self.log.flush()
+
+    # -- requests ----------------------------------------------------------------------------
+    def _read_client(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        self.buffers[conn] += data
+        if b"\n" in self.buffers[conn]:
+            line = self.buffers.pop(conn).split(b"\n", 1)[0]
+            self.sel.unregister(conn)
+            try:
+                self._handle(conn, json.loads(line))
+            except Exception as exc:  # noqa: BLE001 - a bad request must not kill the monitor
+                self.reply(conn, {"error": f"{type(exc).__name__}: {exc}"})
+
+    def _drop(self, conn: socket.socket) -> None:
+        self.buffers.pop(conn, None)
+        if conn in self.sel.get_map():
+            self.sel.unregister(conn)
+        conn.close()
+
+    def reply(self, conn: socket.socket, obj: dict) -> None:
+        """Send the one reply of a connection and close it."""
+        try:
+            conn.setblocking(True)
+            conn.settimeout(5)
+            conn.sendall(encode(obj))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def _handle(self, conn: socket.socket, req: dict) -> None:
+        op = req.get("op")
+        if op == "state":
+            self.reply(conn, {"state": self.state})
+        elif op == "wait":
+            self.waiters.append(conn)
+        elif op == "kill":
+            self._signal(int(req.get("signal", signal.SIGKILL)), bool(req.get("all")))
+            self.reply(conn, {"ok": True})
+        elif op == "stop":
+            self._signal(int(req.get("signal", signal.SIGTERM)), False)
+            grace = float(req.get("timeout", 10.0))
+            self.kill_deadline = time.monotonic() + max(0.0, grace)
+            self.waiters.append(conn)
+        elif op in ("pause", "unpause"):
+            self._freeze(op == "pause")
+            self.reply(conn, {"ok": True, "state": self.state["state"]})
+        elif op == "exec":
+            job = ExecJob(self, conn, req)
+            self.execs[job.pid] = job
+        else:
+            self.reply(conn, {"error": f"unknown op {op!r}"})
+
+    def _signal(self, sig: int, everyone: bool) -> None:
+        if self.state.get("state") == "paused" and sig == signal.SIGKILL:
+            self._freeze(False)
+        if everyone and self.cgroup is not None:
+            self.cgroup.kill_all(sig)
+        else:
+            os.kill(self.pid1, sig)
+        if self.state.get("state") == "paused":
+            self._freeze(False)
+
+    def _freeze(self, pause: bool) -> None:
+        if self.cgroup is None:
+            raise RuntimeError("pause needs cgroups (engine.cgroups is not available)")
+        if pause:
+            self.cgroup.freeze()
+            self.save(state="paused")
+        else:
+            self.cgroup.thaw()
+            self.save(state="running")
+
+    def _kill_all(self, sig: int) -> None:
+        try:
+            if self.cgroup is not None:
+                if self.state.get("state") == "paused":
+                    self.cgroup.thaw()
+                self.cgroup.kill_all(sig)
+            os.kill(self.pid1, sig)
+        except (ProcessLookupError, OSError):
+            pass
+
+    # -- exits -------------------------------------------------------------------------------
+    def _reap(self) -> None:
+        while not self.exited:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid1:
+                self._kill_all(signal.SIGKILL)
+                self._drain_all()
+                self.finish(status)
+            elif pid in self.execs:
+                self.execs[pid].on_exit(status)
+
+    def finish(self, status: int, error: str = "") -> None:
+        """Record how PID 1 ended, release the cgroup, answer waiters, and stop serving."""
+        code = os.waitstatus_to_exitcode(status)
+        sig = -code if code < 0 else 0
+        oom = False
+        if self.cgroup is not None:
+            try:
+                oom = bool(self.cgroup.oom_killed()) and sig == signal.SIGKILL
+            except OSError:
+                pass
+            remove_cgroup(self.cgroup)
+        self.log.close()
+        self.save(state="exited", pid=0, exit_code=128 + sig if sig else code, signal=sig,
+                  oom_killed=oom, finished_at=now_rfc3339(), error=error,
+                  monitor_pid=0)
+        self.exited = True
+        for job in list(self.execs.values()):
+            job.abort()
+        for conn in self.waiters:
+            self.reply(conn, {"state": self.state})
+        self.waiters.clear()
+        if getattr(self, "listener", None) is not None:
+            self.listener.close()
+            try:
+                os.unlink(self.paths.socket)
+            except FileNotFoundError:
+                pass
+
+
+def remove_cgroup(cgroup) -> None:
+    """Kill what is left and remove the cgroup, retrying while the kernel still lists tasks."""
+    for _ in range(100):
+        try:
+            cgroup.kill_all(signal.SIGKILL)
+            cgroup.remove()
+            return
+        except OSError:
+            time.sleep(0.01)
+
+
+def main(args: list[str]) -> None:
+    """Entry point: ``main([state_dir, run_dir])``."""
+    if os.fork():  # detach: the Engine reaps this parent at once; no zombie is left in the caller
+        os._exit(0)
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    mon = Monitor(ContainerPaths(args[0], args[1]))
+    try:
+        handshake = mon.start()
+    except Exception as exc:  # noqa: BLE001 - report, clean up, exit
+        handshake = {"ok": False, "kind": "setup", "message": f"{exc}", "code": 125}
+        if mon.cgroup is not None:
+            remove_cgroup(mon.cgroup)
+        mon.save(state="exited", pid=0, exit_code=125, error=str(exc), finished_at=now_rfc3339())
+    os.write(1, encode(handshake))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    if handshake["ok"]:
+        mon.serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
