@@ -137,6 +137,23 @@ def _parse_ref(value: Any, name: str, file: str) -> tuple[str, str | None]:
     raise ComposeError(f"services.{name}.extends must be a string or a mapping (in {file})")
 
 
+def _unpack(loaded: Any) -> tuple[Any, set, set]:
+    """What ``load_file`` gave: a dict, a ``Document``, or a list of documents (merged here)."""
+    if isinstance(loaded, list):
+        data: dict = {}
+        resets: set = set()
+        overrides: set = set()
+        for doc in loaded:
+            part, doc_resets, doc_overrides = _unpack(doc)
+            data = merge_models(data, part if isinstance(part, dict) else {}, doc_resets, doc_overrides)
+            resets |= doc_resets
+            overrides |= doc_overrides
+        return data, resets, overrides
+    if hasattr(loaded, "data"):
+        return loaded.data, set(map(tuple, loaded.resets)), set(map(tuple, loaded.overrides))
+    return loaded, set(), set()
+
+
 class _Resolver:
     """Resolves extends chains across files, memoising each resolved service."""
 
@@ -152,12 +169,11 @@ class _Resolver:
                 loaded = self.load_file(path)
             except OSError as exc:
                 raise ComposeError(f"cannot extend service {name!r} in {origin}: cannot read {path}: {exc.strerror}") from None
-            data = getattr(loaded, "data", loaded)
+            data, resets, overrides = _unpack(loaded)
             services = data.get("services") if isinstance(data, dict) else None
             if not isinstance(services, dict):
                 raise ComposeError(f'cannot extend service "{name}" in {origin}: no services section in {path}')
-            self.files[key] = _File(path, os.path.dirname(path) or ".", services,
-                                    set(getattr(loaded, "resets", ())), set(getattr(loaded, "overrides", ())))
+            self.files[key] = _File(path, os.path.dirname(path) or ".", services, resets, overrides)
         return self.files[key]
 
     def resolve(self, name: str, where: _File, chain: list[tuple[str, str]]) -> Any:
@@ -213,8 +229,9 @@ def apply_extends(
 ) -> dict:
     """A copy of ``model`` (the document of ``file``) with every ``extends`` resolved.
 
-    ``load_file(path)`` returns the parsed and interpolated model of another file
-    (a dict, or a ``parse.Document`` so its ``!reset``/``!override`` tags apply).
+    ``load_file(path)`` returns the parsed and interpolated model of another file:
+    a dict, or better its ``parse.Document`` (or list of them), so that its
+    ``!reset``/``!override`` tags also apply when its services extend others.
     Relative ``extends.file`` names and rebased paths are relative to
     ``working_dir`` (default: the directory of ``file``). ``resets``/``overrides``
     are the tag paths of ``file``'s document, honoured when merging a service

@@ -166,3 +166,21 @@ def test_input_model_is_not_modified(tmp_path):
     model = {"services": {"a": {"extends": "b", "ports": ["1:1"]}, "b": {"image": "x"}}}
     apply_extends(model, file=str(tmp_path / "c.yaml"), load_file=_load_doc)
     assert model["services"]["a"] == {"extends": "b", "ports": ["1:1"]}
+
+
+def test_load_file_may_return_documents_or_plain_dicts(tmp_path):
+    (tmp_path / "other.yaml").write_text(
+        "services:\n  init: {image: alpine, command: sleep}\n---\n"
+        "services:\n  base: {extends: init, command: !reset null}\n"
+    )
+    model = {"services": {"test": {"extends": {"file": "other.yaml", "service": "base"}}}}
+    file = str(tmp_path / "c.yaml")
+
+    def documents(path: str):
+        return parse_yaml(pathlib.Path(path).read_text(), path)
+
+    out = apply_extends(model, file=file, load_file=documents)
+    assert out["services"]["test"] == {"image": "alpine"}
+
+    out = apply_extends(model, file=file, load_file=lambda p: {"services": {"base": {"image": "busybox"}}})
+    assert out["services"]["test"] == {"image": "busybox"}
