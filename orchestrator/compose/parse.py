@@ -208,9 +208,10 @@ def parse_yaml(text: str, file: str) -> list[Document]:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = _Loader(text)
     docs: list[Document] = []
+    loader = None
     try:
+        loader = _Loader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -233,7 +234,8 @@ def parse_yaml(text: str, file: str) -> list[Document]:
     except RecursionError:
         raise ComposeError("invalid YAML: nested too deeply", Pos(file)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs
 
 
