@@ -227,8 +227,13 @@ def parse_yaml(text: str, file: str) -> list[Document]:
         pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file)
         problem = exc.problem or exc.context or "invalid YAML"
         raise ComposeError(f"invalid YAML: {problem}", pos) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        pos = Pos(file, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ComposeError(f"invalid YAML: unacceptable character #x{code:04x}", pos) from None
     except yaml.YAMLError as exc:
-        raise ComposeError(f"invalid YAML: {exc}", Pos(file)) from None
+        raise ComposeError(f"invalid YAML: {' '.join(str(exc).split())}", Pos(file)) from None
     except TypeError as exc:  # e.g. a mapping used as a key
         raise ComposeError(f"invalid YAML: {exc}", Pos(file)) from None
     except RecursionError:
