@@ -158,3 +158,34 @@ def test_values_are_rendered_like_go():
     assert go_str(123456.0) == "123456"
     assert go_str(0.0001) == "0.0001"
     assert go_str(0.00001) == "1e-05"
+
+
+# Random trees over the keys the rules care about: merging and de-duplicating
+# either works or raises ComposeError, never anything else.
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_KEYS = st.sampled_from([
+    "services", "web", "environment", "labels", "ports", "volumes", "build", "args", "logging", "driver",
+    "options", "depends_on", "networks", "aliases", "ulimits", "nofile", "ipam", "config", "subnet",
+    "extra_hosts", "secrets", "configs", "devices", "env_file", "expose", "target", "published", "command",
+    "healthcheck", "test", "models", "dns", "tmpfs", "path", "source", "x-any",
+])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=True),
+                     st.sampled_from(["a", "A=1", "80:80", "/data", "./x:/y", "", "tcp"]))
+_TREES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=30)
+_SERVICES = st.dictionaries(st.sampled_from(["web", "db"]), st.dictionaries(_KEYS, _TREES, max_size=6), max_size=2)
+_MODELS = st.one_of(
+    st.dictionaries(_KEYS, _TREES, max_size=4),
+    st.fixed_dictionaries({"services": _SERVICES}),
+    st.fixed_dictionaries({"networks": st.dictionaries(st.just("n"), st.dictionaries(_KEYS, _TREES, max_size=3))}),
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(_MODELS, _MODELS)
+def test_random_trees_merge_or_raise_compose_error(base, override):
+    try:
+        enforce_unicity(merge_models(base, override))
+    except ComposeError:
+        pass

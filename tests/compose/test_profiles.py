@@ -110,3 +110,33 @@ def test_input_is_not_modified_and_other_sections_kept():
     out = apply_profiles(model, [])
     assert out == {"services": {}, "networks": {"n": {}}}
     assert model["services"]["a"]["profiles"] == ["p"]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_NAMES = st.sampled_from(["a", "b", "c", "d"])
+_VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=3), st.booleans())
+_DEPENDS = st.one_of(_VALUES, st.lists(st.one_of(_NAMES, _VALUES), max_size=3),
+                     st.dictionaries(_NAMES, st.one_of(_VALUES, st.fixed_dictionaries(
+                         {"required": st.one_of(st.booleans(), st.sampled_from(["false", "true"]), _VALUES)})),
+                         max_size=3))
+_SERVICE = st.one_of(_VALUES, st.fixed_dictionaries({}, optional={
+    "profiles": st.one_of(_VALUES, st.lists(st.sampled_from(["p", "q", "*"]), max_size=2)),
+    "depends_on": _DEPENDS,
+}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_NAMES, _SERVICE, max_size=4), st.lists(st.sampled_from(["p", "q", "*"])),
+       st.lists(_NAMES, max_size=2))
+def test_random_models_apply_or_raise_compose_error(services, active, targeted):
+    try:
+        out = apply_profiles({"services": services}, active, targeted)
+    except ComposeError:
+        return
+    enabled = out["services"]
+    assert set(targeted) <= set(enabled)
+    for name, svc in enabled.items():
+        deps = svc.get("depends_on") if isinstance(svc, dict) else None
+        names = deps if isinstance(deps, list) else list(deps) if isinstance(deps, dict) else []
+        assert all(str(d) in enabled for d in names)
