@@ -36,6 +36,17 @@ def _write(text: str, path: str | None) -> None:
         sys.stdout.write(text)
 
 
+def escape_dollars(value):
+    """Write `$` back as `$$` so the printed model reads back to itself (values were interpolated)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     options = ProjectOptions.from_args(
         args,
@@ -59,20 +70,18 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         return 0
     services = data.get("services", {}) or {}
-    if args.list_services:
-        _write("".join(f"{s}\n" for s in services), args.output)
-    elif args.list_volumes:
-        _write("".join(f"{v}\n" for v in (data.get("volumes") or {})), args.output)
-    elif args.list_networks:
-        _write("".join(f"{n}\n" for n in (data.get("networks") or {})), args.output)
-    elif args.list_images:
-        images = []
-        for name, svc in services.items():
-            image = svc.get("image") or f"{loaded.name}-{name}"
-            images.append(image)
-        _write("".join(f"{i}\n" for i in images), args.output)
-    elif args.format == "json":
-        _write(output.to_json(data), args.output)
-    else:
-        _write(output.to_yaml(data), args.output)
+    listings = {
+        "list_services": list(services),
+        "list_volumes": list(data.get("volumes") or {}),
+        "list_networks": list(data.get("networks") or {}),
+        "list_images": [svc.get("image") or f"{loaded.name}-{name}" for name, svc in services.items()],
+    }
+    for flag, names in listings.items():
+        if getattr(args, flag):
+            _write("".join(f"{n}\n" for n in names), args.output)
+            return 0
+    if not args.no_interpolate:
+        data = escape_dollars(data)
+    render = output.to_json if args.format == "json" else output.to_yaml
+    _write(render(data), args.output)
     return 0
