@@ -7,7 +7,7 @@ import os
 from engine.cgroups.base import CgroupDriver, CgroupError
 from engine.cgroups.fs import HostFS
 
-__all__ = ["CGROUP2_SUPER_MAGIC", "detect", "open_driver"]
+__all__ = ["CGROUP2_SUPER_MAGIC", "detect", "controllers", "open_driver"]
 
 CGROUP2_SUPER_MAGIC = 0x63677270
 _V1_MARKERS = ("memory", "freezer", "pids", "cpu")
@@ -25,6 +25,12 @@ def detect(root: str, fs: HostFS | None = None) -> int:
     if any(fs.isdir(os.path.join(root, m)) for m in _V1_MARKERS):
         return 1
     raise CgroupError(f"no cgroup filesystem found at {root}")
+
+
+def controllers(root: str, fs: HostFS | None = None) -> set[str]:
+    """Controllers a unified (v2) hierarchy offers at ``root``."""
+    fs = fs or HostFS()
+    return set(fs.read(os.path.join(root, "cgroup.controllers")).split())
 
 
 def open_driver(root: str = "/sys/fs/cgroup", fs: HostFS | None = None) -> CgroupDriver:

@@ -130,13 +130,26 @@ class V1Driver:
             raise CgroupError(f"cgroup {name} already exists")
         try:
             for path in dict.fromkeys(paths.values()):
-                self._fs.mkdir(path)
+                self._mkdir(path)
             self._apply(paths, resources)
             devctl.apply(self._fs, paths["devices"], rules)
         except BaseException:
             cg.remove()
             raise
         return cg
+
+    def _mkdir(self, path: str) -> None:
+        """mkdir one hierarchy's directory; a leftover of a crashed create is reused.
+
+        If a concurrent prune removed ``shoal/`` meanwhile, it is made again once.
+        """
+        try:
+            self._fs.mkdir(path)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            self._ensure_parent()
+            self._fs.mkdir(path)
 
     def _apply(self, paths: dict[str, str], res: ResourceSpec) -> None:
         """Write each controller's limits; cpuset and blkio only where mounted."""

@@ -104,8 +104,10 @@ class V2Driver:
         self._parent = f"{root}/{PARENT}"
 
     def available(self) -> set[str]:
-        """Controllers the root offers (cgroup.controllers)."""
-        return set(self._fs.read(f"{self._root}/cgroup.controllers").split())
+        """Controllers the root offers (the probe reads them)."""
+        from engine.cgroups.probe import controllers
+
+        return controllers(self._root, self._fs)
 
     def _enable(self, path: str, names: set[str]) -> None:
         """Add ``names`` to ``path``'s cgroup.subtree_control where not enabled yet."""
@@ -138,7 +140,7 @@ class V2Driver:
             raise CgroupError(f"cgroup v2 controllers not available for limits: {', '.join(lacking)}")
         path = f"{self._parent}/{name}"
         try:
-            self._fs.mkdir(path)
+            self._mkdir_leaf(path)
         except FileExistsError:
             raise CgroupError(f"cgroup {name} already exists") from None
         cg = V2Cgroup(self._fs, name, path)
@@ -152,6 +154,14 @@ class V2Driver:
             cg.remove()
             raise
         return cg
+
+    def _mkdir_leaf(self, path: str) -> None:
+        """mkdir, re-creating ``shoal/`` once if a concurrent prune removed it meanwhile."""
+        try:
+            self._fs.mkdir(path)
+        except FileNotFoundError:
+            self._ensure_parent()
+            self._fs.mkdir(path)
 
     def open(self, name: str) -> V2Cgroup:
         """The existing cgroup ``name``."""

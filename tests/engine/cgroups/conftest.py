@@ -95,3 +95,21 @@ def sleeper() -> Iterator[Callable[[], subprocess.Popen]]:
         if p.poll() is None:
             p.kill()
         p.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_shoal_parents_we_made() -> Iterator[None]:
+    """At the end, rmdir the real ``shoal/`` parents this session created, if they are empty."""
+    from engine.cgroups.base import PARENT
+
+    def parents() -> set[str]:
+        roots = ["/sys/fs/cgroup/" + c for c in os.listdir("/sys/fs/cgroup")] if os.path.isdir("/sys/fs/cgroup") else []
+        return {f"{r}/{PARENT}" for r in roots + ["/sys/fs/cgroup"] if os.path.isdir(f"{r}/{PARENT}")}
+
+    before = parents()
+    yield
+    for path in parents() - before:
+        try:
+            os.rmdir(path)  # fails harmlessly (EBUSY) if someone else's containers live there
+        except OSError:
+            pass
