@@ -16,13 +16,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .errors import ComposeError
+from .errors import ComposeError, Pos
 from .merge import merge_models
-from .unicity import _split_volume, enforce_unicity
+from .parse import Locator
+from .unicity import split_volume_spec, enforce_unicity
 
 __all__ = ["apply_extends", "relocate_service", "rebase_path"]
 
 Path = tuple
+Locate = Callable[[Path], "Pos | None"]
 
 
 @dataclass
@@ -34,6 +36,12 @@ class _File:
     services: dict
     resets: set = field(default_factory=set)
     overrides: set = field(default_factory=set)
+    locate: Locate | None = None
+
+    def error(self, message: str, name: str) -> ComposeError:
+        """An error placed at ``services.<name>.extends`` of this file when positions are known."""
+        pos = self.locate(("services", name, "extends")) if self.locate else None
+        return ComposeError(message, pos)
 
 
 def _is_remote(path: str) -> bool:
@@ -64,7 +72,7 @@ def _rebase_bind(source: str, from_dir: str, to_dir: str | None) -> str:
 
 def _rebase_volume(item: Any, from_dir: str, to_dir: str | None) -> Any:
     if isinstance(item, str):
-        parts = _split_volume(item)
+        parts = split_volume_spec(item)
         if len(parts) >= 2 and parts[0].startswith("."):
             parts[0] = _rebase_bind(parts[0], from_dir, to_dir)
             return ":".join(parts)
@@ -122,36 +130,38 @@ def relocate_service(service: dict, from_dir: str, to_dir: str | None) -> dict:
     return out
 
 
-def _parse_ref(value: Any, name: str, file: str) -> tuple[str, str | None]:
+def _parse_ref(value: Any, name: str, where: _File) -> tuple[str, str | None]:
     """``extends`` as (service, file or None)."""
     if isinstance(value, str):
         return value, None
     if isinstance(value, dict):
         ref = value.get("service")
         if not isinstance(ref, str) or not ref:
-            raise ComposeError(f"extends.{name}.service is required (in {file})")
+            raise where.error(f"extends.{name}.service is required (in {where.file})", name)
         other = value.get("file")
         if other is not None and not isinstance(other, str):
-            raise ComposeError(f"extends.{name}.file must be a string (in {file})")
+            raise where.error(f"extends.{name}.file must be a string (in {where.file})", name)
         return ref, other
-    raise ComposeError(f"services.{name}.extends must be a string or a mapping (in {file})")
+    raise where.error(f"services.{name}.extends must be a string or a mapping (in {where.file})", name)
 
 
-def _unpack(loaded: Any) -> tuple[Any, set, set]:
+def _unpack(loaded: Any) -> tuple[Any, set, set, Locate | None]:
     """What ``load_file`` gave: a dict, a ``Document``, or a list of documents (merged here)."""
     if isinstance(loaded, list):
         data: dict = {}
         resets: set = set()
         overrides: set = set()
         for doc in loaded:
-            part, doc_resets, doc_overrides = _unpack(doc)
+            part, doc_resets, doc_overrides, _ = _unpack(doc)
             data = merge_models(data, part if isinstance(part, dict) else {}, doc_resets, doc_overrides)
             resets |= doc_resets
             overrides |= doc_overrides
-        return data, resets, overrides
+        docs = [d for d in loaded if hasattr(d, "positions")]
+        return data, resets, overrides, (Locator(docs).find if docs else None)
     if hasattr(loaded, "data"):
-        return loaded.data, set(map(tuple, loaded.resets)), set(map(tuple, loaded.overrides))
-    return loaded, set(), set()
+        locate = loaded.pos if hasattr(loaded, "pos") else None
+        return loaded.data, set(map(tuple, loaded.resets)), set(map(tuple, loaded.overrides)), locate
+    return loaded, set(), set(), None
 
 
 class _Resolver:
@@ -162,18 +172,21 @@ class _Resolver:
         self.files: dict[str, _File] = {}
         self.done: dict[tuple[str, str], Any] = {}
 
-    def other_file(self, path: str, name: str, origin: str) -> _File:
+    def other_file(self, path: str, name: str, origin: _File) -> _File:
         key = os.path.abspath(path)
         if key not in self.files:
+            prefix = f'cannot extend service "{name}" in {origin.file}'
             try:
                 loaded = self.load_file(path)
             except OSError as exc:
-                raise ComposeError(f"cannot extend service {name!r} in {origin}: cannot read {path}: {exc.strerror}") from None
-            data, resets, overrides = _unpack(loaded)
+                raise origin.error(f"{prefix}: cannot read {path}: {exc.strerror}", name) from None
+            except ComposeError as exc:
+                raise exc.at(origin.locate(("services", name, "extends")) if origin.locate else None)
+            data, resets, overrides, locate = _unpack(loaded)
             services = data.get("services") if isinstance(data, dict) else None
             if not isinstance(services, dict):
-                raise ComposeError(f'cannot extend service "{name}" in {origin}: no services section in {path}')
-            self.files[key] = _File(path, os.path.dirname(path) or ".", services, resets, overrides)
+                raise origin.error(f"{prefix}: no services section in {path}", name)
+            self.files[key] = _File(path, os.path.dirname(path) or ".", services, resets, overrides, locate)
         return self.files[key]
 
     def resolve(self, name: str, where: _File, chain: list[tuple[str, str]]) -> Any:
@@ -185,22 +198,26 @@ class _Resolver:
             return service
         if key in chain:
             cycle = " -> ".join(f'"{n}" ({f})' for f, n in chain[chain.index(key):] + [key])
-            raise ComposeError(f"circular reference with extends: {cycle}")
+            raise where.error(f"circular reference with extends: {cycle}", name)
         chain = chain + [key]
-        ref, other = _parse_ref(service["extends"], name, where.file)
+        ref, other = _parse_ref(service["extends"], name, where)
         if other is not None:
             path = other if os.path.isabs(other) else os.path.normpath(os.path.join(where.workdir, other))
-            source = self.other_file(path, name, where.file)
+            source = self.other_file(path, name, where)
             if ref not in source.services:
-                raise ComposeError(f'cannot extend service "{name}" in {where.file}: service "{ref}" not found in {other}')
+                raise where.error(
+                    f'cannot extend service "{name}" in {where.file}: service "{ref}" not found in {other}', name)
             base = self.resolve(ref, source, chain)
             if isinstance(base, dict):
                 base = relocate_service(copy.deepcopy(base), source.workdir, where.workdir)
         else:
             if ref not in where.services:
-                raise ComposeError(f'cannot extend service "{name}" in {where.file}: service "{ref}" not found')
+                raise where.error(f'cannot extend service "{name}" in {where.file}: service "{ref}" not found', name)
             base = self.resolve(ref, where, chain)
-        merged = self.merge(name, base, service, where)
+        try:
+            merged = self.merge(name, base, service, where)
+        except ComposeError as exc:
+            raise exc.at(where.locate(("services", name)) if where.locate else None) from None
         self.done[key] = merged
         return merged
 
@@ -226,6 +243,7 @@ def apply_extends(
     working_dir: str | None = None,
     resets: Iterable[Path] = (),
     overrides: Iterable[Path] = (),
+    pos: Locate | None = None,
 ) -> dict:
     """A copy of ``model`` (the document of ``file``) with every ``extends`` resolved.
 
@@ -235,7 +253,7 @@ def apply_extends(
     Relative ``extends.file`` names and rebased paths are relative to
     ``working_dir`` (default: the directory of ``file``). ``resets``/``overrides``
     are the tag paths of ``file``'s document, honoured when merging a service
-    over its base.
+    over its base; ``pos`` (e.g. ``Document.pos``) places errors at a line.
     """
     if not isinstance(model, dict):
         raise ComposeError("top-level object must be a mapping", file=file)
@@ -243,7 +261,7 @@ def apply_extends(
     if not isinstance(services, dict):
         return copy.deepcopy(model)
     here = _File(file, working_dir or os.path.dirname(file) or ".", services, set(map(tuple, resets)),
-                 set(map(tuple, overrides)))
+                 set(map(tuple, overrides)), pos)
     resolver = _Resolver(load_file)
     resolver.files[os.path.abspath(file)] = here
     out = copy.deepcopy(model)

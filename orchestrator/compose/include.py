@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import ComposeError
+from .errors import ComposeError, Pos
 from .extends import rebase_path, relocate_service
 from .merge import merge_models
 
@@ -30,6 +30,7 @@ __all__ = ["apply_include", "IncludeEntry", "parse_entries", "RESOURCES"]
 RESOURCES = ("services", "volumes", "networks", "secrets", "configs", "models")
 
 LoadIncluded = Callable[[list[str], str, "list[str] | None"], dict]
+Locate = Callable[[tuple], "Pos | None"]
 
 _CHAIN: ContextVar[tuple[str, ...]] = ContextVar("shoal_compose_include_chain", default=())
 
@@ -51,32 +52,37 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     raise ComposeError(f"{where} must be a string or a list of strings")
 
 
-def parse_entries(value: Any) -> list[IncludeEntry]:
+def _parse_entry(item: Any, where: str) -> IncludeEntry:
+    if isinstance(item, str):
+        return IncludeEntry((item,))
+    if not isinstance(item, dict) or "path" not in item:
+        raise ComposeError(f"{where}: an include must be a path or a mapping with a path")
+    unknown = sorted(set(item) - {"path", "project_directory", "env_file"})
+    if unknown:
+        raise ComposeError(f"{where}: additional property {unknown[0]} is not allowed")
+    pdir = item.get("project_directory")
+    if pdir is not None and not isinstance(pdir, str):
+        raise ComposeError(f"{where}.project_directory must be a string")
+    env = item.get("env_file")
+    return IncludeEntry(
+        _strings(item["path"], f"{where}.path"),
+        pdir,
+        None if env is None else _strings(env, f"{where}.env_file"),
+    )
+
+
+def parse_entries(value: Any, pos: Locate | None = None) -> list[IncludeEntry]:
     """The ``include`` section as :class:`IncludeEntry` items (short strings expanded)."""
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ComposeError("`include` must be a list")
+        raise ComposeError("`include` must be a list", pos(("include",)) if pos else None)
     entries = []
     for i, item in enumerate(value):
-        where = f"include[{i}]"
-        if isinstance(item, str):
-            entries.append(IncludeEntry((item,)))
-            continue
-        if not isinstance(item, dict) or "path" not in item:
-            raise ComposeError(f"{where}: an include must be a path or a mapping with a path")
-        unknown = sorted(set(item) - {"path", "project_directory", "env_file"})
-        if unknown:
-            raise ComposeError(f"{where}: additional property {unknown[0]} is not allowed")
-        pdir = item.get("project_directory")
-        if pdir is not None and not isinstance(pdir, str):
-            raise ComposeError(f"{where}.project_directory must be a string")
-        env = item.get("env_file")
-        entries.append(IncludeEntry(
-            _strings(item["path"], f"{where}.path"),
-            pdir,
-            None if env is None else _strings(env, f"{where}.env_file"),
-        ))
+        try:
+            entries.append(_parse_entry(item, f"include[{i}]"))
+        except ComposeError as exc:
+            raise exc.at(pos(("include", i)) if pos else None) from None
     return entries
 
 
@@ -131,42 +137,47 @@ def _import(imported: dict, target: dict, directory: str) -> None:
 
 
 def apply_include(
-    model: dict, *, file: str, project_dir: str, load_included: LoadIncluded
+    model: dict, *, file: str, project_dir: str, load_included: LoadIncluded, pos: Locate | None = None
 ) -> dict:
     """A copy of ``model`` (from ``file``) with its ``include`` entries imported and removed.
 
     ``load_included(paths, project_directory, env_files)`` gets absolute paths
     (first = main file, others = its overrides), the included project's
     directory, and the env files to read (absolute; ``<dir>/.env`` when the
-    entry names none and it exists), and returns the loaded model.
+    entry names none and it exists), and returns the loaded model. ``pos``
+    (e.g. ``Document.pos``) places errors at the include entry's line.
     """
     if not isinstance(model, dict):
         raise ComposeError("top-level object must be a mapping", file=file)
     out = copy.deepcopy(model)
     value = out.pop("include", None)
-    try:
-        entries = parse_entries(value)
-    except ComposeError as exc:
-        raise ComposeError(f"{exc.message} (in {file})") from None
+    entries = parse_entries(value, pos)
     chain = _CHAIN.get()
     me = os.path.abspath(file)
     if not chain or chain[-1] != me:
         chain = chain + (me,)
-    for entry in entries:
+    for i, entry in enumerate(entries):
+        here = pos(("include", i)) if pos else None
         paths = [_absolute(p, project_dir) for p in entry.paths]
         if paths[0] in chain:
-            raise ComposeError("include cycle detected: " + " -> ".join(chain + (paths[0],)))
+            raise ComposeError("include cycle detected: " + " -> ".join(chain + (paths[0],)), here)
         if entry.project_directory is None:
             included_dir = os.path.dirname(paths[0])
         else:
             included_dir = _absolute(entry.project_directory, project_dir)
-        env_files = _env_files(entry, project_dir, included_dir)
+        try:
+            env_files = _env_files(entry, project_dir, included_dir)
+        except ComposeError as exc:
+            raise exc.at(here) from None
         token = _CHAIN.set(chain)
         try:
             imported = load_included(paths, included_dir, env_files)
         finally:
             _CHAIN.reset(token)
         if not isinstance(imported, dict):
-            raise ComposeError(f"included file {paths[0]} is not a compose model")
-        _import(imported, out, included_dir)
+            raise ComposeError(f"included file {paths[0]} is not a compose model", here)
+        try:
+            _import(imported, out, included_dir)
+        except ComposeError as exc:
+            raise exc.at(here) from None
     return out

@@ -20,18 +20,23 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from . import paths
-from .errors import ComposeError
+from .errors import ComposeError, Pos
 
 __all__ = ["merge_models", "merge_value", "go_str", "to_sequence", "RULES"]
 
 Path = tuple
+Locate = Callable[[Path], "Pos | None"]
 
 
 @dataclass(frozen=True)
 class _Ctx:
-    """What every merger needs besides the two values: the ``!override`` paths."""
+    """What every merger needs besides the two values: ``!override`` paths, error positions."""
 
     overrides: frozenset
+    pos: Locate | None = None
+
+    def error(self, message: str, path: Path) -> ComposeError:
+        return ComposeError(message, self.pos(path) if self.pos else None)
 
 
 Merger = Callable[[Any, Any, Path, _Ctx], Any]
@@ -169,7 +174,7 @@ def _ulimit(base: Any, other: Any, path: Path, ctx: _Ctx) -> Any:
 def _ipam_config(base: Any, other: Any, path: Path, ctx: _Ctx) -> Any:
     """IPAM pools are matched by ``subnet``: same subnet merges, a new one is appended."""
     if not isinstance(base, list) or not isinstance(other, list):
-        raise ComposeError(f"{paths.dotted(path)}: unexpected type, expected a sequence")
+        raise ctx.error(f"{paths.dotted(path)}: unexpected type, expected a sequence", path)
     out = [item for item in base]
     for item in other:
         subnet = item.get("subnet") if isinstance(item, dict) else None
@@ -226,11 +231,13 @@ def merge_value(base: Any, other: Any, path: Path, ctx: _Ctx | None = None) -> A
         return base
     if isinstance(base, dict):
         if not isinstance(other, dict):
-            raise ComposeError(f"cannot override {paths.dotted(path)}: a mapping cannot be replaced by a {type(other).__name__}")
+            raise ctx.error(f"cannot override {paths.dotted(path)}: a mapping cannot be replaced by a "
+                            f"{type(other).__name__}", path)
         return _mappings(base, other, path, ctx)
     if isinstance(base, list):
         if not isinstance(other, list):
-            raise ComposeError(f"cannot override {paths.dotted(path)}: a sequence cannot be replaced by a {type(other).__name__}")
+            raise ctx.error(f"cannot override {paths.dotted(path)}: a sequence cannot be replaced by a "
+                            f"{type(other).__name__}", path)
         return base + other
     return other
 
@@ -258,13 +265,18 @@ def _reset_order(path: Path) -> tuple:
 
 
 def merge_models(
-    base: dict, override: dict, resets: Iterable[Path] = (), overrides: Iterable[Path] = ()
+    base: dict,
+    override: dict,
+    resets: Iterable[Path] = (),
+    overrides: Iterable[Path] = (),
+    pos: Locate | None = None,
 ) -> dict:
     """Merge the ``override`` model over ``base``; neither input is modified.
 
     ``resets`` paths (``!reset``) are removed from the base first;
     ``overrides`` paths (``!override``) take the override value as is.
     The result is not de-duplicated: call :func:`.unicity.enforce_unicity`.
+    ``pos`` (e.g. the override ``Document.pos``) places errors at a line.
     """
     if not isinstance(base, dict) or not isinstance(override, dict):
         raise ComposeError("top-level object must be a mapping")
@@ -272,5 +284,5 @@ def merge_models(
     override = copy.deepcopy(override)
     for path in sorted((tuple(p) for p in resets if p), key=_reset_order, reverse=True):
         _remove(base, path)
-    ctx = _Ctx(frozenset(tuple(p) for p in overrides))
+    ctx = _Ctx(frozenset(tuple(p) for p in overrides), pos)
     return merge_value(base, override, (), ctx)

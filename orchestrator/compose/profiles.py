@@ -12,11 +12,13 @@ in which case the dependency is dropped.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from .errors import ComposeError
+from .errors import ComposeError, Pos
 
 __all__ = ["apply_profiles", "all_profiles", "has_profile", "dependencies"]
+
+Locate = Callable[[tuple], "Pos | None"]
 
 
 def _profiles_of(service: Any) -> list[str]:
@@ -110,8 +112,13 @@ def _check_dependencies(name: str, service: dict, services: dict, enabled: set[s
     return {**service, "depends_on": kept}
 
 
-def apply_profiles(model: dict, active: Iterable[str], targeted: Iterable[str] = ()) -> dict:
-    """A copy of ``model`` holding only the services enabled by ``active`` profiles and ``targeted``."""
+def apply_profiles(
+    model: dict, active: Iterable[str], targeted: Iterable[str] = (), pos: Locate | None = None
+) -> dict:
+    """A copy of ``model`` holding only the services enabled by ``active`` profiles and ``targeted``.
+
+    ``pos`` (e.g. ``Locator.find``) places dependency errors at their ``depends_on``.
+    """
     if not isinstance(model, dict):
         raise ComposeError("top-level object must be a mapping")
     services = model.get("services") or {}
@@ -128,9 +135,13 @@ def apply_profiles(model: dict, active: Iterable[str], targeted: Iterable[str] =
     _enable_needed(services, enabled, targets)
     out = copy.deepcopy(model)
     if "services" in out:
-        out["services"] = {
-            name: _check_dependencies(name, svc, services, enabled)
-            for name, svc in out["services"].items()
-            if name in enabled
-        }
+        kept = {}
+        for name, svc in out["services"].items():
+            if name not in enabled:
+                continue
+            try:
+                kept[name] = _check_dependencies(name, svc, services, enabled)
+            except ComposeError as exc:
+                raise exc.at(pos(("services", name, "depends_on")) if pos else None) from None
+        out["services"] = kept
     return out

@@ -12,11 +12,12 @@ import copy
 from typing import Any, Callable
 
 from . import paths
-from .errors import ComposeError
+from .errors import ComposeError, Pos
 
-__all__ = ["enforce_unicity", "INDEXERS", "unicity_key"]
+__all__ = ["enforce_unicity", "INDEXERS", "unicity_key", "split_volume_spec"]
 
 Indexer = Callable[[Any, tuple], str]
+Locate = Callable[[tuple], "Pos | None"]
 
 
 def _scalar(value: Any) -> str:
@@ -34,7 +35,7 @@ def key_value(item: Any, path: tuple) -> str:
     return _scalar(item)
 
 
-def _split_volume(spec: str) -> list[str]:
+def split_volume_spec(spec: str) -> list[str]:
     """Split short volume syntax on ``:``, keeping Windows drive letters whole."""
     parts = spec.split(":")
     out: list[str] = []
@@ -59,7 +60,7 @@ def volume_target(item: Any, path: tuple) -> str:
             raise ComposeError(f"service volume {paths.dotted(path)} is missing a mount target")
         return target
     if isinstance(item, str):
-        parts = _split_volume(item)
+        parts = split_volume_spec(item)
         return parts[0] if len(parts) == 1 else parts[1]
     return ""
 
@@ -166,11 +167,14 @@ def unicity_key(path: tuple, item: Any, index: int = 0) -> str | None:
     return None if indexer is None else indexer(item, path + (index,))
 
 
-def _dedupe(items: list, indexer: Indexer, path: tuple) -> list:
+def _dedupe(items: list, indexer: Indexer, path: tuple, pos: Locate | None) -> list:
     out: list = []
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
-        key = indexer(item, path + (i,))
+        try:
+            key = indexer(item, path + (i,))
+        except ComposeError as exc:
+            raise exc.at(pos(path + (i,)) if pos else None) from None
         if key in seen:
             out[seen[key]] = item
         else:
@@ -179,17 +183,20 @@ def _dedupe(items: list, indexer: Indexer, path: tuple) -> list:
     return out
 
 
-def _walk(value: Any, path: tuple) -> Any:
+def _walk(value: Any, path: tuple, pos: Locate | None) -> Any:
     if isinstance(value, dict):
-        return {k: _walk(v, path + (k,)) for k, v in value.items()}
+        return {k: _walk(v, path + (k,), pos) for k, v in value.items()}
     if isinstance(value, list):
         indexer = paths.lookup(INDEXERS, path)
-        return list(value) if indexer is None else _dedupe(value, indexer, path)
+        return list(value) if indexer is None else _dedupe(value, indexer, path, pos)
     return value
 
 
-def enforce_unicity(model: dict) -> dict:
-    """A copy of ``model`` with redefined sequence items collapsed (later wins, in place)."""
+def enforce_unicity(model: dict, pos: Locate | None = None) -> dict:
+    """A copy of ``model`` with redefined sequence items collapsed (later wins, in place).
+
+    ``pos`` (e.g. ``Locator.find``) places errors at a line.
+    """
     if not isinstance(model, dict):
         raise ComposeError("top-level object must be a mapping")
-    return _walk(copy.deepcopy(model), ())
+    return _walk(copy.deepcopy(model), (), pos)

@@ -184,3 +184,21 @@ def test_load_file_may_return_documents_or_plain_dicts(tmp_path):
 
     out = apply_extends(model, file=file, load_file=lambda p: {"services": {"base": {"image": "busybox"}}})
     assert out["services"]["test"] == {"image": "busybox"}
+
+
+def test_errors_point_at_the_extends_line(tmp_path):
+    file = str(tmp_path / "compose.yaml")
+    doc = parse_yaml("services:\n  web:\n    image: x\n  a:\n    extends: nope\n", file)[0]
+    with pytest.raises(ComposeError) as err:
+        apply_extends(doc.data, file=file, load_file=_load_doc, pos=doc.pos)
+    assert str(err.value).startswith(f"{file}:5:5: cannot extend service \"a\"")
+
+
+def test_errors_inside_the_other_file_point_there(tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text("services:\n  b:\n    extends: missing\n")
+    file = str(tmp_path / "compose.yaml")
+    doc = parse_yaml("services:\n  a:\n    extends: {file: other.yaml, service: b}\n", file)[0]
+    with pytest.raises(ComposeError) as err:
+        apply_extends(doc.data, file=file, load_file=_load_doc, pos=doc.pos)
+    assert str(err.value).startswith(f"{other}:3:5: ")

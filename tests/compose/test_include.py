@@ -152,3 +152,15 @@ def test_no_include_returns_a_copy():
     model = {"services": {"a": {"image": "a"}}}
     out = apply_include(model, file="/x/compose.yaml", project_dir="/x", load_included=lambda *a: {})
     assert out == model and out is not model
+
+
+def test_errors_point_at_the_include_entry(tmp_path):
+    file = str(tmp_path / "compose.yaml")
+    doc = parse_yaml("services: {}\ninclude:\n  - a.yaml\n  - {path: b.yaml, env_file: nope.env}\n", file)[0]
+    with pytest.raises(ComposeError) as err:
+        apply_include(doc.data, file=file, project_dir=str(tmp_path), load_included=lambda *a: {}, pos=doc.pos)
+    assert str(err.value).startswith(f"{file}:4:5: include env file")
+    doc = parse_yaml("include:\n  - a.yaml\n  - {}\n", file)[0]
+    with pytest.raises(ComposeError) as err:
+        apply_include(doc.data, file=file, project_dir=str(tmp_path), load_included=lambda *a: {}, pos=doc.pos)
+    assert str(err.value).startswith(f"{file}:3:5: include[1]: an include must be")

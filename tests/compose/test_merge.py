@@ -189,3 +189,11 @@ def test_random_trees_merge_or_raise_compose_error(base, override):
         enforce_unicity(merge_models(base, override))
     except ComposeError:
         pass
+
+
+def test_merge_error_points_into_the_override_file():
+    base = parse_yaml("services:\n  web:\n    ports: ['1:1']\n", "base.yaml")[0]
+    over = parse_yaml("services:\n  web:\n    image: x\n    ports: {a: 1}\n", "over.yaml")[0]
+    with pytest.raises(ComposeError) as err:
+        merge_models(base.data, over.data, pos=over.pos)
+    assert str(err.value).startswith("over.yaml:4:5: cannot override services.web.ports")

@@ -140,3 +140,10 @@ def test_random_models_apply_or_raise_compose_error(services, active, targeted):
         deps = svc.get("depends_on") if isinstance(svc, dict) else None
         names = deps if isinstance(deps, list) else list(deps) if isinstance(deps, dict) else []
         assert all(str(d) in enabled for d in names)
+
+
+def test_dependency_error_points_at_depends_on():
+    doc = parse_yaml("services:\n  a:\n    image: x\n    depends_on: [b]\n", "compose.yaml")[0]
+    with pytest.raises(ComposeError) as err:
+        apply_profiles(doc.data, [], pos=doc.pos)
+    assert str(err.value) == 'compose.yaml:4:5: service "a" depends on undefined service "b"'

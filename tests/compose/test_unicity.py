@@ -108,3 +108,10 @@ def test_input_is_not_modified():
     model = {"services": {"s": {"dns": ["1.1.1.1", "1.1.1.1"]}}}
     enforce_unicity(model)
     assert model["services"]["s"]["dns"] == ["1.1.1.1", "1.1.1.1"]
+
+
+def test_error_position_from_locator():
+    doc = parse_yaml("services:\n  s:\n    ports:\n      - 80\n      - published: 8\n", "c.yaml")[0]
+    with pytest.raises(ComposeError) as err:
+        enforce_unicity(doc.data, pos=doc.pos)
+    assert str(err.value).startswith("c.yaml:5:9: service ports services.s.ports[1] is missing a target port")
