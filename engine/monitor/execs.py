@@ -114,7 +114,7 @@ class ExecJob:
             "exit_code": 128 - code if code < 0 else code,
             "stdout": base64.b64encode(streams.get("stdout", b"")).decode(),
             "stderr": base64.b64encode(streams.get("stderr", b"")).decode(),
-            "error": self.error})
+            "setup_error": self.error})
 
     def abort(self) -> None:
         """The container ended: kill this exec, drop its pipes, and answer with what we have."""

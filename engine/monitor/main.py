@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 
 from engine.monitor.execs import ExecJob
 from engine.monitor.logs import LogWriter
@@ -43,6 +44,7 @@ class Monitor:
         self.execs: dict[int, ExecJob] = {}
         self.kill_deadline = 0.0
         self.buffers: dict[socket.socket, bytes] = {}
+        self.listener: socket.socket | None = None
 
     # -- state -------------------------------------------------------------------------------
     def save(self, **changes) -> None:
@@ -54,6 +56,7 @@ class Monitor:
     def start(self) -> dict:
         """Create cgroup and stdio, fork PID 1, wait for its execve; return the handshake."""
         plan = self.plan
+        self.listener = bind_unix(self.paths.socket)  # before the handshake: callers may connect at once
         self.sec = load_security(plan)
         self.cgroup = open_cgroup(plan)
         self.log = LogWriter(self.paths.log, plan["log"]["max_size"], plan["log"]["max_file"],
@@ -109,7 +112,6 @@ class Monitor:
         signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.sel.register(rsock, selectors.EVENT_READ, ("sigchld", None))
-        self.listener = bind_unix(self.paths.socket)
         self.sel.register(self.listener, selectors.EVENT_READ, ("accept", None))
         for fd, stream in self.outputs.items():
             os.set_blocking(fd, False)
@@ -118,7 +120,10 @@ class Monitor:
         while not self.exited:
             timeout = None if not self.kill_deadline else max(0.0, self.kill_deadline - time.monotonic())
             for key, _ in self.sel.select(timeout):
-                self._dispatch(key)
+                try:
+                    self._dispatch(key)
+                except Exception:  # noqa: BLE001 - log it; the monitor must outlive any one request
+                    traceback.print_exc()
             if self.kill_deadline and time.monotonic() >= self.kill_deadline:
                 self.kill_deadline = 0.0
                 self._kill_all(signal.SIGKILL)
@@ -140,7 +145,7 @@ class Monitor:
             self.buffers[conn] = b""
             self.sel.register(conn, selectors.EVENT_READ, ("client", None))
         elif kind == "output":
-            self._read_output(key.fd, arg)
+            self._read_output(key.fd)
         elif kind == "client":
             self._read_client(key.fileobj)
         elif kind == "exec":
@@ -254,14 +259,15 @@ class Monitor:
             self.cgroup.thaw()
             self.save(state="running")
 
-    def _kill_all(self, sig: int) -> None:
+    def _kill_all(self, sig: int, pid1_alive: bool = True) -> None:
         try:
             if self.cgroup is not None:
                 if self.state.get("state") == "paused":
                     self.cgroup.thaw()
                 self.cgroup.kill_all(sig)
-            os.kill(self.pid1, sig)
-        except (ProcessLookupError, OSError):
+            if pid1_alive:
+                os.kill(self.pid1, sig)
+        except Exception:  # noqa: BLE001 - already gone, or the cgroup is being torn down
             pass
 
     # -- exits -------------------------------------------------------------------------------
@@ -274,7 +280,7 @@ class Monitor:
             if pid == 0:
                 return
             if pid == self.pid1:
-                self._kill_all(signal.SIGKILL)
+                self._kill_all(signal.SIGKILL, pid1_alive=False)
                 self._drain_all()
                 self.finish(status)
             elif pid in self.execs:
@@ -287,8 +293,8 @@ class Monitor:
         oom = False
         if self.cgroup is not None:
             try:
-                oom = bool(self.cgroup.oom_killed()) and sig == signal.SIGKILL
-            except OSError:
+                oom = bool(self.cgroup.oom_killed())  # any process of the container, like Docker
+            except Exception:  # noqa: BLE001 - a missing counter means "no OOM seen"
                 pass
             remove_cgroup(self.cgroup)
         self.log.close()
@@ -301,7 +307,7 @@ class Monitor:
         for conn in self.waiters:
             self.reply(conn, {"state": self.state})
         self.waiters.clear()
-        if getattr(self, "listener", None) is not None:
+        if self.listener is not None:
             self.listener.close()
             try:
                 os.unlink(self.paths.socket)
@@ -316,7 +322,7 @@ def remove_cgroup(cgroup) -> None:
             cgroup.kill_all(signal.SIGKILL)
             cgroup.remove()
             return
-        except OSError:
+        except Exception:  # noqa: BLE001 - CgroupError or OSError: retry briefly
             time.sleep(0.01)
 
 
@@ -334,6 +340,9 @@ def main(args: list[str]) -> None:
         handshake = {"ok": False, "kind": "setup", "message": f"{exc}", "code": 125}
         if mon.cgroup is not None:
             remove_cgroup(mon.cgroup)
+        if mon.listener is not None:
+            mon.listener.close()
+            os.unlink(mon.paths.socket)
         mon.save(state="exited", pid=0, exit_code=125, error=str(exc), finished_at=now_rfc3339())
     os.write(1, encode(handshake))
     null = os.open(os.devnull, os.O_RDWR)

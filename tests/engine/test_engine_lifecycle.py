@@ -1,0 +1,214 @@
+"""Lifecycle of real containers: exit codes, signals, stop, pause, logs, exec, re-adoption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine import CommandNotFound, Engine, InvalidState
+from engine.spec import ContainerSpec
+
+pytestmark = pytest.mark.root
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def eng(tmp_path):
+    """An Engine on private roots; every container is force-removed afterwards, even on failure."""
+    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
+    yield e
+    for info in e.list():
+        e.remove(info.id, force=True)
+
+
+def sh(rootfs: str, script: str, **kw) -> ContainerSpec:
+    kw.setdefault("name", f"t{time.monotonic_ns()}")
+    return ContainerSpec(rootfs=rootfs, command=("sh", "-c", script), **kw)
+
+
+def run(eng: Engine, spec: ContainerSpec, timeout: float = 20):
+    cid = eng.create(spec)
+    eng.start(cid)
+    status = eng.wait(cid, timeout)
+    lines = list(eng.logs(cid))
+    out = "".join(x.message for x in lines if x.stream == "stdout")
+    err = "".join(x.message for x in lines if x.stream == "stderr")
+    return cid, status, out, err
+
+
+def test_exit_code_and_streams_are_kept_apart(eng, busybox_rootfs):
+    _, status, out, err = run(eng, sh(busybox_rootfs, "echo one; echo two >&2; echo three; exit 42"))
+    assert status.exit_code == 42 and status.signal == 0 and not status.oom_killed
+    assert out == "one\nthree\n"
+    assert err == "two\n"
+
+
+def test_log_lines_are_ordered_and_timestamped(eng, busybox_rootfs):
+    cid, _, _, _ = run(eng, sh(busybox_rootfs, "for i in 1 2 3 4 5; do echo line$i; done"))
+    lines = list(eng.logs(cid, timestamps=True))
+    assert [x.message for x in lines] == [f"line{i}\n" for i in range(1, 6)]
+    assert all(x.time.endswith("Z") and "T" in x.time for x in lines)
+    assert [x.time for x in lines] == sorted(x.time for x in lines)
+    assert str(lines[0]).startswith(lines[0].time + " line1")
+    assert [x.message for x in eng.logs(cid, tail=2)] == ["line4\n", "line5\n"]
+
+
+def test_kill_reports_the_signal_exactly(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "sleep 100", init=False))
+    eng.start(cid)
+    eng.kill(cid, "SIGKILL")
+    status = eng.wait(cid, 10)
+    assert (status.exit_code, status.signal) == (137, signal.SIGKILL)
+    assert eng.inspect(cid).state == "exited"
+
+
+def test_sigterm_through_init_is_forwarded(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 100"))
+    eng.start(cid)
+    eng.kill(cid, "SIGTERM")
+    assert eng.wait(cid, 10).exit_code == 143  # 128 + SIGTERM, like docker with --init
+
+
+def test_stop_is_fast_with_init_for_a_program_without_handlers(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 1000"))
+    eng.start(cid)
+    t0 = time.monotonic()
+    eng.stop(cid, timeout=10)
+    assert time.monotonic() - t0 < 1.0
+    assert eng.inspect(cid).state == "exited"
+
+
+def test_stop_kills_after_the_grace_period(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "trap '' TERM; while true; do sleep 0.1; done", init=False))
+    eng.start(cid)
+    t0 = time.monotonic()
+    eng.stop(cid, timeout=0.5)
+    elapsed = time.monotonic() - t0
+    status = eng.wait(cid, 5)
+    assert 0.4 < elapsed < 3.0
+    assert status.exit_code == 137 and status.signal == signal.SIGKILL
+
+
+def test_init_reaps_zombies(eng, busybox_rootfs):
+    script = "for i in 1 2 3 4 5; do (sleep 0.1 &); done; sleep 1; grep -h State /proc/[0-9]*/status"
+    _, status, out, _ = run(eng, sh(busybox_rootfs, script))
+    assert status.exit_code == 0
+    assert "State" in out and "zombie" not in out
+
+
+def test_pid1_is_the_init_and_the_app_is_its_child(eng, busybox_rootfs):
+    _, _, out, _ = run(eng, sh(busybox_rootfs, "cat /proc/1/cmdline | tr '\\0' ' '; echo; ps -o pid,comm"))
+    first, *ps_lines = out.splitlines()
+    assert first.startswith("/sbin/docker-init -- sh -c")
+    pids = [int(x.split()[0]) for x in ps_lines[1:]]
+    assert max(pids) < 20  # a fresh pid namespace: only our few processes
+
+
+def test_no_init_makes_the_app_pid1(eng, busybox_rootfs):
+    _, _, out, _ = run(eng, sh(busybox_rootfs, "echo $$", init=False))
+    assert out == "1\n"
+
+
+def test_command_not_found_is_127_with_dockers_message(eng, busybox_rootfs):
+    cid = eng.create(ContainerSpec(name="nf", rootfs=busybox_rootfs, command=("nosuchcmd",)))
+    with pytest.raises(CommandNotFound, match='exec: "nosuchcmd": executable file not found in \\$PATH'):
+        eng.start(cid)
+    info = eng.inspect(cid)
+    assert info.state == "exited" and info.exit_code == 127
+    assert [x.message for x in eng.logs(cid)] == ['exec: "nosuchcmd": executable file not found in $PATH\n']
+
+
+def test_exec_output_exit_code_stdin_and_user(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "sleep 100"))
+    eng.start(cid)
+    res = eng.exec(cid, ["sh", "-c", "echo out; echo err >&2; exit 7"])
+    assert (res.exit_code, res.stdout, res.stderr) == (7, b"out\n", b"err\n")
+    assert eng.exec(cid, ["cat"], stdin=b"piped\n").stdout == b"piped\n"
+    assert eng.exec(cid, ["id", "-u"], user="app").stdout == b"1000\n"
+    assert eng.exec(cid, ["sh", "-c", "echo $FOO"], env=["FOO=bar"]).stdout == b"bar\n"
+    assert eng.exec(cid, ["pwd"], workdir="/tmp").stdout == b"/tmp\n"
+    missing = eng.exec(cid, ["nope"])
+    assert missing.exit_code == 127 and b'exec: "nope": executable file not found' in missing.stderr
+    # exec runs in the container's pid namespace and keeps its capabilities
+    assert b"a80425fb" in eng.exec(cid, ["grep", "CapEff", "/proc/self/status"]).stdout
+    assert int(eng.exec(cid, ["sh", "-c", "echo $$"]).stdout) < 50
+
+
+def test_pause_stops_output_and_unpause_resumes(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "while true; do echo tick; sleep 0.05; done"))
+    eng.start(cid)
+    time.sleep(0.3)
+    eng.pause(cid)
+    assert eng.inspect(cid).state == "paused"
+    with pytest.raises(Exception, match="paused"):
+        eng.exec(cid, ["true"])
+    n1 = len(list(eng.logs(cid)))
+    time.sleep(0.5)
+    assert len(list(eng.logs(cid))) == n1
+    eng.unpause(cid)
+    assert eng.inspect(cid).state == "running"
+    time.sleep(0.4)
+    assert len(list(eng.logs(cid))) > n1
+
+
+def test_remove_refuses_running_unless_forced(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "sleep 100"))
+    eng.start(cid)
+    with pytest.raises(InvalidState):
+        eng.remove(cid)
+    eng.remove(cid, force=True)
+    assert eng.list() == []
+
+
+def test_restart_keeps_the_writable_layer(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "cat /data.txt 2>/dev/null; echo again >> /data.txt"))
+    eng.start(cid)
+    eng.wait(cid, 10)
+    eng.start(cid)
+    eng.wait(cid, 10)
+    assert [x.message for x in eng.logs(cid)] == ["again\n"]
+    assert not os.path.exists(os.path.join(busybox_rootfs, "data.txt"))
+
+
+_STARTER = """
+import sys, os
+sys.path.insert(0, {repo!r})
+from engine import Engine
+from engine.spec import ContainerSpec
+e = Engine({root!r}, {run!r})
+cid = e.create(ContainerSpec(name="adopt", rootfs={rootfs!r},
+               command=("sh", "-c", "echo before; sleep 1; echo after >&2; exit 5")))
+e.start(cid)
+print(cid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_new_engine_adopts_after_the_starter_is_killed(tmp_path, busybox_rootfs):
+    root, run_dir = str(tmp_path / "root"), str(tmp_path / "run")
+    code = _STARTER.format(repo=REPO, root=root, run=run_dir, rootfs=busybox_rootfs)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    cid = proc.stdout.strip()
+    eng = Engine(root, run_dir)
+    try:
+        assert eng.inspect(cid).state == "running"
+        status = eng.wait(cid, 10)
+        assert status.exit_code == 5
+        assert [(x.stream, x.message) for x in eng.logs(cid)] == [("stdout", "before\n"),
+                                                                 ("stderr", "after\n")]
+        time.sleep(0.2)
+        assert Engine(root, run_dir).wait(cid, 1).exit_code == 5  # exited meanwhile: still known
+    finally:
+        eng.remove(cid, force=True)
+
+
+def test_logs_follow_until_exit(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "echo a; sleep 0.3; echo b; sleep 0.3; echo c"))
+    eng.start(cid)
+    assert [x.message for x in eng.logs(cid, follow=True)] == ["a\n", "b\n", "c\n"]
