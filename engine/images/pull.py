@@ -77,6 +77,9 @@ class Puller:
             local = self.store.lookup(str(self.ref))
         except ImageNotFound:
             return None
+        if (local.config.get("os"), local.config.get("architecture")) != (
+                self.platform.os, self.platform.architecture):
+            return None
         if self.ref.digest:
             return local
         remote = self.client.head_manifest(self.ref.path, self.ref.tag)
