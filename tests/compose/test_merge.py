@@ -197,3 +197,19 @@ def test_merge_error_points_into_the_override_file():
     with pytest.raises(ComposeError) as err:
         merge_models(base.data, over.data, pos=over.pos)
     assert str(err.value).startswith("over.yaml:4:5: cannot override services.web.ports")
+
+
+def test_path_patterns_match_element_by_element():
+    from orchestrator.compose import paths
+
+    assert paths.match("services.*.environment", ("services", "web", "environment"))
+    assert paths.match("services.*.ulimits.*", ("services", "web", "ulimits", "nofile"))
+    assert not paths.match("services.*.environment", ("services", "web", "environment", 0))
+    assert not paths.match("services.*", ("volumes", "web"))
+    assert paths.match("services.*.sysctls", ("services", "a.b", "sysctls"))  # dots inside keys are fine
+    table = {"services.*.build": "any build", "services.web.build": "web build", "*.*.build": "wild"}
+    assert paths.lookup(table, ("services", "web", "build")) == "web build"
+    assert paths.lookup(table, ("services", "db", "build")) == "any build"
+    assert paths.lookup(table, ("x", "db", "build")) == "wild"
+    assert paths.lookup(table, ("services", "db")) is None
+    assert paths.dotted(("services", "web", "ports", 2, "target")) == "services.web.ports[2].target"
