@@ -6,9 +6,9 @@ import os
 import time
 from typing import Callable
 
-from engine.cgroups.base import CgroupError
+from engine.cgroups.base import Cgroup, CgroupError
 
-__all__ = ["parse_pids", "signal_pids", "wait_empty"]
+__all__ = ["parse_pids", "signal_pids", "wait_empty", "signal_frozen"]
 
 
 def parse_pids(text: str) -> list[int]:
@@ -34,3 +34,19 @@ def wait_empty(procs: Callable[[], list[int]], what: str, timeout: float = 5.0) 
             raise CgroupError(f"{what}: processes still present after {timeout}s: {procs()}")
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def signal_frozen(cg: Cgroup, sig: int) -> None:
+    """Freeze so nothing forks meanwhile, signal every pid, thaw.
+
+    If freezing times out (a task stuck in the kernel), signal anyway, as runc does:
+    killing matters more than the race the freeze prevents.
+    """
+    try:
+        cg.freeze()
+    except CgroupError:
+        pass
+    try:
+        signal_pids(cg.procs(), sig)
+    finally:
+        cg.thaw()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
 from typing import Any, Iterable
 
-__all__ = ["SeccompError", "native_arch", "version", "compile_profile"]
+__all__ = ["SeccompError", "native_arch", "version", "extra_arches", "compile_profile"]
 
 _ACTIONS = {
     "SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000,
@@ -84,12 +85,21 @@ def _action(rule: dict[str, Any], key: str = "action", errno_key: str = "errnoRe
     return _ACTIONS[name]
 
 
-def _applies(rule: dict[str, Any], caps: set[str], arch: str) -> bool:
-    """Whether a rule's includes/excludes (caps, arches) select it for this container."""
+def _kernel_at_least(want: str, have: str | None = None) -> bool:
+    """True if the running kernel ("6.18.44-x") is at least ``want`` ("4.8")."""
+    def nums(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", v)[:2])
+    return nums(have or platform.release()) >= nums(want)
+
+
+def _applies(rule: dict[str, Any], caps: set[str], arch: str, kernel: str | None = None) -> bool:
+    """Whether a rule's includes (caps, arches, minKernel) and excludes select it here."""
     inc, exc = rule.get("includes") or {}, rule.get("excludes") or {}
     if inc.get("caps") and not set(inc["caps"]) <= caps:
         return False
     if inc.get("arches") and arch not in inc["arches"]:
+        return False
+    if inc.get("minKernel") and not _kernel_at_least(inc["minKernel"], kernel):
         return False
     if exc.get("caps") and set(exc["caps"]) & caps:
         return False
@@ -119,15 +129,25 @@ def _add_rule(lib: ctypes.CDLL, ctx: int, action: int, name: str, args: list[dic
             raise SeccompError(f"{name}: seccomp_rule_add failed: {os.strerror(-rc)}")
 
 
-def _add_arches(lib: ctypes.CDLL, ctx: int, profile: dict[str, Any], arch: str) -> None:
-    """Add the sub-architectures Docker's archMap lists for the native one (x86, x32 on x86_64)."""
+def extra_arches(profile: dict[str, Any], arch: str) -> list[str]:
+    """libseccomp names of the non-native arches to filter: archMap's sub-architectures of
+    the native one, or the old-style flat ``architectures`` list."""
+    def bare(name: str) -> str:
+        return name.removeprefix("SCMP_ARCH_").lower()
     for entry in profile.get("archMap") or []:
-        if entry["architecture"].removeprefix("SCMP_ARCH_").lower() != arch:
-            continue
-        for sub in entry.get("subArchitectures") or []:
-            token = lib.seccomp_arch_resolve_name(sub.removeprefix("SCMP_ARCH_").lower().encode())
-            if token and lib.seccomp_arch_add(ctx, token) not in (0, -17):  # -EEXIST is fine
-                raise SeccompError(f"cannot add architecture {sub}")
+        if bare(entry["architecture"]) == arch:
+            return [bare(s) for s in entry.get("subArchitectures") or []]
+    return [bare(a) for a in profile.get("architectures") or [] if bare(a) != arch]
+
+
+def _add_arches(lib: ctypes.CDLL, ctx: int, profile: dict[str, Any], arch: str) -> None:
+    """Add the extra architectures (x86 and x32 on x86_64, as Docker does)."""
+    for sub in extra_arches(profile, arch):
+        token = lib.seccomp_arch_resolve_name(sub.encode())
+        if not token:
+            raise SeccompError(f"unknown architecture {sub!r}")
+        if lib.seccomp_arch_add(ctx, token) not in (0, -17):  # -EEXIST: already there
+            raise SeccompError(f"cannot add architecture {sub}")
 
 
 def compile_profile(profile: dict[str, Any], caps: Iterable[str]) -> bytes:

@@ -7,7 +7,7 @@ import signal
 from typing import Sequence
 
 from engine.cgroups.base import PARENT, CgroupError, CgroupStats, check_name, check_resources
-from engine.cgroups.common import parse_pids, signal_pids, wait_empty
+from engine.cgroups.common import parse_pids, signal_frozen, wait_empty
 from engine.cgroups.devices import device_rules
 from engine.cgroups.fs import HostFS
 from engine.cgroups.v1 import blkio, cpu, cpuset, freezer, memory, pids
@@ -61,11 +61,7 @@ class V1Cgroup:
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         """Freeze (so nobody forks meanwhile), signal all, thaw; for SIGKILL wait until empty."""
-        self.freeze()
-        try:
-            signal_pids(self.procs(), sig)
-        finally:
-            self.thaw()
+        signal_frozen(self, sig)
         if sig == signal.SIGKILL:
             wait_empty(self.procs, f"cgroup {self.name}")
 

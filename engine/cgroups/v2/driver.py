@@ -8,7 +8,7 @@ import time
 from typing import Sequence
 
 from engine.cgroups.base import PARENT, CgroupError, CgroupStats, check_name, check_resources
-from engine.cgroups.common import parse_pids, signal_pids, wait_empty
+from engine.cgroups.common import parse_pids, signal_frozen, wait_empty
 from engine.cgroups.devices import device_rules
 from engine.cgroups.fs import HostFS
 from engine.cgroups.v2 import cpu, cpuset, io, memory, pids
@@ -69,11 +69,7 @@ class V2Cgroup:
         if sig == signal.SIGKILL and self._fs.exists(f"{self.path}/cgroup.kill"):
             self._fs.write(f"{self.path}/cgroup.kill", "1")
         else:
-            self.freeze()
-            try:
-                signal_pids(self.procs(), sig)
-            finally:
-                self.thaw()
+            signal_frozen(self, sig)
         if sig == signal.SIGKILL:
             wait_empty(self.procs, f"cgroup {self.name}")
 

@@ -138,3 +138,36 @@ def test_profile_keeps_dangerous_syscalls_out_of_the_allow_list():
     assert "mount" in CAP_ALLOWED["CAP_SYS_ADMIN"]
     assert len(set(ALWAYS_ALLOWED)) == len(ALWAYS_ALLOWED) > 300
     assert profile()["defaultAction"] == "SCMP_ACT_ERRNO"
+
+
+def test_rule_selection_by_caps_arch_and_kernel():
+    from engine.security._libseccomp import _applies
+
+    caps = {"CAP_CHOWN"}
+    assert _applies({"includes": {"caps": ["CAP_CHOWN"]}}, caps, "amd64")
+    assert not _applies({"includes": {"caps": ["CAP_SYS_ADMIN"]}}, caps, "amd64")
+    assert not _applies({"excludes": {"caps": ["CAP_CHOWN"]}}, caps, "amd64")
+    assert not _applies({"includes": {"arches": ["s390x"]}}, caps, "amd64")
+    assert not _applies({"excludes": {"arches": ["amd64"]}}, caps, "amd64")
+    assert _applies({"includes": {"minKernel": "4.8"}}, caps, "amd64", kernel="6.18.44-fc")
+    assert not _applies({"includes": {"minKernel": "4.8"}}, caps, "amd64", kernel="4.4.0-generic")
+    assert _applies({"includes": {"minKernel": "4.8"}}, caps, "amd64", kernel="4.10.1")
+
+
+def test_extra_arches_from_arch_map_or_flat_list():
+    from engine.security._libseccomp import extra_arches
+
+    assert extra_arches(profile(), "x86_64") == ["x86", "x32"]
+    assert extra_arches(profile(), "aarch64") == ["arm"]
+    flat = {"architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]}
+    assert extra_arches(flat, "x86_64") == ["x86"]
+
+
+def test_same_argument_twice_becomes_separate_rules():
+    from engine.security._libseccomp import _arg_groups
+
+    a = {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}
+    b = {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}
+    c = {"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}
+    assert _arg_groups([a, b]) == [[a], [b]]  # OR: either value
+    assert _arg_groups([a, c]) == [[a, c]]  # AND over different arguments
