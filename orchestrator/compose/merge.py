@@ -255,8 +255,16 @@ def _remove(model: Any, path: Path) -> None:
     last = path[-1]
     if isinstance(node, dict):
         node.pop(last, None)
-    elif isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
-        del node[last]
+    elif isinstance(node, list) and isinstance(last, int):
+        if 0 <= last < len(node):
+            del node[last]
+    elif isinstance(node, list):
+        # A mapping (environment, labels...) already merged into KEY=VAL form: drop that key.
+        node[:] = [item for item in node if not _has_key(item, str(last))]
+
+
+def _has_key(item: Any, key: str) -> bool:
+    return isinstance(item, str) and (item == key or item.startswith(key + "="))
 
 
 def _reset_order(path: Path) -> tuple:

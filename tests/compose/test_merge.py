@@ -213,3 +213,32 @@ def test_path_patterns_match_element_by_element():
     assert paths.lookup(table, ("x", "db", "build")) == "wild"
     assert paths.lookup(table, ("services", "db")) is None
     assert paths.dotted(("services", "web", "ports", 2, "target")) == "services.web.ports[2].target"
+
+
+def _merge_files(*texts: str) -> dict:
+    model: dict = {}
+    for i, text in enumerate(texts):
+        doc = parse_yaml(text, f"f{i}.yaml")[0]
+        model = enforce_unicity(merge_models(model, doc.data, doc.resets, doc.overrides))
+    return model
+
+
+def test_reset_of_whole_fields_and_of_mapping_keys():
+    # compose-go loader/merge_reset_test.go Test_LoadWithReset
+    out = _merge_files(
+        "services:\n  foo:\n    build: {context: ., dockerfile: foo.Dockerfile}\n    environment: {FOO: BAR}\n",
+        "services:\n  foo:\n    image: foo\n    build: !reset\n    environment:\n      FOO: !reset\n",
+    )
+    assert out == {"services": {"foo": {"image": "foo", "environment": []}}}
+
+
+def test_reset_of_keys_already_merged_into_a_sequence():
+    # docker/compose#11816: the reset key lives in a KEY=VAL list built by an earlier merge
+    out = _merge_files(
+        "services:\n  foo:\n    image: foo\n    environment: {FOO: BAR, KEEP: ME}\n    labels: {com.example.foo: bar}\n",
+        "services:\n  foo:\n    environment: [ANOTHER=BAR, PASSTHROUGH]\n    labels: {com.example.extra: bar}\n",
+        "services:\n  foo:\n    environment:\n      FOO: !reset\n      ANOTHER: !reset\n      PASSTHROUGH: !reset\n"
+        "    labels:\n      com.example.foo: !reset\n",
+    )
+    assert out["services"]["foo"]["environment"] == ["KEEP=ME"]
+    assert out["services"]["foo"]["labels"] == ["com.example.extra=bar"]
