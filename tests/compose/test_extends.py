@@ -202,3 +202,35 @@ def test_errors_inside_the_other_file_point_there(tmp_path):
     with pytest.raises(ComposeError) as err:
         apply_extends(doc.data, file=file, load_file=_load_doc, pos=doc.pos)
     assert str(err.value).startswith(f"{other}:3:5: ")
+
+
+def test_override_tag_in_a_middle_file(tmp_path):
+    # compose-go loader/override_test.go TestOverrideMiddle (docker/compose#13298)
+    (tmp_path / "base.yaml").write_text("services:\n  base:\n    volumes: [/foo:/foo]\n    networks: [foo]\n")
+    (tmp_path / "override.yaml").write_text(
+        "services:\n  override:\n    extends: {file: ./base.yaml, service: base}\n"
+        "    volumes: !override\n      - /bar:/bar\n    networks: !override\n      - bar\n"
+    )
+    services = _extend(
+        "services:\n  test:\n    image: test\n    extends: {file: ./override.yaml, service: override}\n"
+        "    volumes: [/zot:/zot]\n    networks: !override [zot]\n",
+        tmp_path,
+    )
+    assert services["test"] == {"image": "test", "volumes": ["/bar:/bar", "/zot:/zot"], "networks": ["zot"]}
+
+
+def test_override_tag_does_not_leak_to_services_extending_it(tmp_path):
+    # compose-go loader/override_test.go TestOverrideSelfExtends (docker/compose#13346)
+    services = _extend(
+        "services:\n"
+        "  depend_base: {image: nginx}\n"
+        "  depend_one: {image: nginx}\n"
+        "  depend_two: {extends: {service: depend_one}}\n"
+        "  main_one: {image: nginx, depends_on: [depend_one], ports: ['8090:80']}\n"
+        "  main_two:\n    extends: main_one\n    depends_on: !override\n      - depend_two\n"
+        "  main: {extends: {service: main_two}, depends_on: [depend_base]}\n",
+        tmp_path,
+    )
+    started = {"condition": "service_started", "required": True}
+    assert services["main"]["depends_on"] == {"depend_two": started, "depend_base": started}
+    assert services["main"]["ports"] == ["8090:80"]

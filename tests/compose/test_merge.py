@@ -242,3 +242,28 @@ def test_reset_of_keys_already_merged_into_a_sequence():
     )
     assert out["services"]["foo"]["environment"] == ["KEEP=ME"]
     assert out["services"]["foo"]["labels"] == ["com.example.extra=bar"]
+
+
+# compose-go loader/override_test.go: two files, the Go assertions written as expected values.
+LOADER_OVERRIDES = [
+    pytest.param("services:\n  test:\n    build: .\n", "services:\n  test:\n    build: {context: src}\n",
+                 {"build": {"context": "src"}}, id="TestOverrideBuildContext"),
+    pytest.param("services:\n  test:\n    depends_on: [foo]\n",
+                 "services:\n  test:\n    depends_on:\n      foo: {condition: service_healthy, required: false}\n",
+                 {"depends_on": {"foo": {"condition": "service_healthy", "required": False}}},
+                 id="TestOverrideDepends_on"),
+    pytest.param("services:\n  test:\n    networks: [test_network]\n",
+                 "services:\n  test:\n    networks:\n      test_network: {aliases: [alias1, alias2]}\n",
+                 {"networks": {"test_network": {"aliases": ["alias1", "alias2"]}}}, id="TestOverrideNetworks"),
+    pytest.param("services:\n  test:\n    depends_on:\n      foo: {condition: service_healthy}\n",
+                 "services:\n  test:\n    depends_on:\n      foo: {required: false}\n",
+                 {"depends_on": {"foo": {"condition": "service_healthy", "required": False}}},
+                 id="TestOverridePartial"),
+    pytest.param("services:\n  test:\n    volumes: [./src:/src]\n", "services:\n  test:\n    volumes: [./src:/src]\n",
+                 {"volumes": ["./src:/src"]}, id="TestOverrideVolume"),
+]
+
+
+@pytest.mark.parametrize("base,override,expected", LOADER_OVERRIDES)
+def test_loader_override_cases(base, override, expected):
+    assert _merge_files(base, override)["services"]["test"] == expected
