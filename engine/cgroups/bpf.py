@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 from typing import Sequence
 
@@ -86,9 +85,9 @@ def _bpf(cmd: int, attr: ctypes.Array) -> int:  # type: ignore[type-arg]
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.syscall.restype = ctypes.c_long
     libc.syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
-    nr = _SYS_BPF.get(platform.machine())
+    nr = _SYS_BPF.get(os.uname().machine)
     if nr is None:
-        raise CgroupError(f"bpf(2) number unknown for {platform.machine()}")
+        raise CgroupError(f"bpf(2) number unknown for {os.uname().machine}")
     ret = libc.syscall(nr, cmd, ctypes.addressof(attr), len(attr))
     if ret < 0:
         err = ctypes.get_errno()

@@ -7,10 +7,7 @@ soname. Compiling goes through ``_libseccomp``, imported lazily by the daemon si
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import json
 import os
-import platform
 from typing import Any
 
 from engine.security.caps import DEFAULT_MASK, names
@@ -28,10 +25,13 @@ def compile_cached(profile: dict[str, Any], cache_dir: str, caps: int = DEFAULT_
     The key hashes the profile, the arch, the caps and libseccomp's version, so
     a change in any of them compiles afresh. Files are written atomically.
     """
+    import hashlib
+    import json
+
     from engine.security import _libseccomp
 
     blob = json.dumps(profile, sort_keys=True, separators=(",", ":"))
-    key = hashlib.sha256(f"{blob}|{platform.machine()}|{caps:x}|{_libseccomp.version()}".encode()).hexdigest()
+    key = hashlib.sha256(f"{blob}|{os.uname().machine}|{caps:x}|{_libseccomp.version()}".encode()).hexdigest()
     path = os.path.join(cache_dir, f"{key}.bpf")
     try:
         with open(path, "rb") as f:
@@ -58,6 +58,8 @@ def default_bpf(cache_dir: str, caps: int = DEFAULT_MASK) -> bytes:
 
 def profile_bpf(path: str, cache_dir: str, caps: int = DEFAULT_MASK) -> bytes:
     """BPF of a Docker-format JSON profile file (``security_opt: seccomp=<file>``)."""
+    import json
+
     with open(path, encoding="utf-8") as f:
         try:
             profile = json.load(f)
@@ -79,7 +81,7 @@ def load(bpf: bytes) -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    nr = _SYS_SECCOMP.get(platform.machine())
+    nr = _SYS_SECCOMP.get(os.uname().machine)
     if nr is not None:
         libc.syscall.restype = ctypes.c_long
         libc.syscall.argtypes = [ctypes.c_long, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]

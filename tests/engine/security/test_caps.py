@@ -105,7 +105,7 @@ def test_added_cap_is_held():
 
 def test_child_side_imports_stay_light():
     code = ("import sys; import engine.security.caps, engine.security.seccomp;"
-            "bad = {'asyncio', 'ctypes.util', 'engine.security._libseccomp'} & set(sys.modules);"
+            "bad = {'asyncio', 'ctypes.util', 'platform', 'json', 'hashlib', 'engine.security._libseccomp'} & set(sys.modules);"
             "sys.exit(str(bad) if bad else 0)")
     r = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); {code}"],
                        capture_output=True, text=True, timeout=30)
