@@ -19,7 +19,7 @@ import copy
 import os
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .errors import ComposeError, Pos
 from .extends import rebase_path, relocate_service
@@ -119,7 +119,12 @@ def _relocate(kind: str, resource: Any, directory: str) -> Any:
     return resource
 
 
-def _import(imported: dict, target: dict, directory: str) -> None:
+def _tags_under(tags: set, prefix: tuple) -> list:
+    return [p for p in tags if tuple(p[: len(prefix)]) == prefix]
+
+
+def _import(imported: dict, target: dict, directory: str, resets: set, overrides: set) -> None:
+    """Add imported resources; on a name clash the local one is merged over it (its tags apply)."""
     for kind in RESOURCES:
         source = imported.get(kind)
         if not isinstance(source, dict):
@@ -132,19 +137,30 @@ def _import(imported: dict, target: dict, directory: str) -> None:
             if name not in into:
                 into[name] = resource
                 continue
-            merged = merge_models({kind: {name: resource}}, {kind: {name: into[name]}})
+            prefix = (kind, name)
+            merged = merge_models({kind: {name: resource}}, {kind: {name: into[name]}},
+                                  _tags_under(resets, prefix), _tags_under(overrides, prefix))
             into[name] = merged[kind][name]
 
 
 def apply_include(
-    model: dict, *, file: str, project_dir: str, load_included: LoadIncluded, pos: Locate | None = None
+    model: dict,
+    *,
+    file: str,
+    project_dir: str,
+    load_included: LoadIncluded,
+    resets: Iterable[tuple] = (),
+    overrides: Iterable[tuple] = (),
+    pos: Locate | None = None,
 ) -> dict:
     """A copy of ``model`` (from ``file``) with its ``include`` entries imported and removed.
 
     ``load_included(paths, project_directory, env_files)`` gets absolute paths
     (first = main file, others = its overrides), the included project's
     directory, and the env files to read (absolute; ``<dir>/.env`` when the
-    entry names none and it exists), and returns the loaded model. ``pos``
+    entry names none and it exists), and returns the loaded model.
+    ``resets``/``overrides`` are this document's ``!reset``/``!override`` paths:
+    they apply when a local resource is merged over an imported one. ``pos``
     (e.g. ``Document.pos``) places errors at the include entry's line.
     """
     if not isinstance(model, dict):
@@ -177,7 +193,7 @@ def apply_include(
         if not isinstance(imported, dict):
             raise ComposeError(f"included file {paths[0]} is not a compose model", here)
         try:
-            _import(imported, out, included_dir)
+            _import(imported, out, included_dir, set(map(tuple, resets)), set(map(tuple, overrides)))
         except ComposeError as exc:
             raise exc.at(here) from None
     return out

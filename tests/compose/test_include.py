@@ -28,14 +28,16 @@ class Loader:
         model: dict = {}
         for path in paths:
             doc = parse_yaml(pathlib.Path(path).read_text(), path)[0]
-            data = apply_include(doc.data, file=path, project_dir=project_dir, load_included=self.load)
+            data = apply_include(doc.data, file=path, project_dir=project_dir, load_included=self.load,
+                                 resets=doc.resets, overrides=doc.overrides)
             model = merge_models(model, data, doc.resets, doc.overrides)
         return model
 
     def root(self, path: pathlib.Path, project_dir: pathlib.Path | None = None) -> dict:
         doc = parse_yaml(path.read_text(), str(path))[0]
         pdir = str(project_dir or path.parent)
-        return apply_include(doc.data, file=str(path), project_dir=pdir, load_included=self.load)
+        return apply_include(doc.data, file=str(path), project_dir=pdir, load_included=self.load,
+                             resets=doc.resets, overrides=doc.overrides)
 
 
 @pytest.fixture
@@ -164,3 +166,15 @@ def test_errors_point_at_the_include_entry(tmp_path):
     with pytest.raises(ComposeError) as err:
         apply_include(doc.data, file=file, project_dir=str(tmp_path), load_included=lambda *a: {}, pos=doc.pos)
     assert str(err.value).startswith(f"{file}:3:5: include[1]: an include must be")
+
+
+def test_local_override_tag_applies_over_imported_definition(testdata, tmp_path):
+    # compose-go loader/include_test.go TestLoadWithMultipleIncludeConflict
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        f"include:\n  - path: {testdata / 'compose-include.yaml'}\n"
+        "services:\n  bar:\n    image: busybox\n    environment: !override\n      - ZOT=QIX\n"
+    )
+    out = Loader().root(compose)
+    assert out["services"]["bar"] == {"image": "busybox", "environment": ["ZOT=QIX"]}
+    assert "imported" in out["services"]
