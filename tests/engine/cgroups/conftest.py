@@ -27,6 +27,7 @@ class Impl:
     driver: CgroupDriver
     controllers: set[str]  # which limits can be applied
     fake: FakeCgroupFS | None
+    root: str = "/sys/fs/cgroup"
 
 
 def _writable_cgroup2(path: str) -> bool:
@@ -46,13 +47,13 @@ def _v2_real(tmp_path) -> Impl:
     if not _writable_cgroup2(root):
         pytest.skip("no writable cgroup2 mount (needs root)")
     driver = open_driver(root)
-    return Impl("v2-real", driver, set(driver.available()) | {"freezer"}, None)  # type: ignore[attr-defined]
+    return Impl("v2-real", driver, set(driver.available()) | {"freezer"}, None, root)  # type: ignore[attr-defined]
 
 
 def _fake(version: int) -> Callable[..., Impl]:
     def make(tmp_path) -> Impl:
         fs = FakeCgroupFS(str(tmp_path / f"cgroupfs-v{version}"), version)
-        return Impl(f"v{version}-fake", open_driver(fs.root, fs), {"memory", "cpu", "pids", "cpuset", "freezer"}, fs)
+        return Impl(f"v{version}-fake", open_driver(fs.root, fs), {"memory", "cpu", "pids", "cpuset", "freezer"}, fs, fs.root)
     return make
 
 

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from conftest import DRIVER_CLASSES, IMPLEMENTATIONS
+from engine.cgroups import open_driver
 from engine.cgroups.base import PARENT, CgroupError, CgroupStats
 from engine.spec import ResourceSpec
 
@@ -52,6 +53,18 @@ def test_process_joins_and_is_listed(impl, cgname, sleeper):
     p = sleeper()
     cg.add_process(p.pid)
     assert cg.procs() == [p.pid]
+
+
+def test_reopened_by_a_fresh_driver_after_a_restart(impl, cgname, sleeper):
+    cg = impl.driver.create(cgname, ResourceSpec())
+    p = sleeper()
+    cg.add_process(p.pid)
+    fresh = open_driver(impl.root, impl.fake)
+    again = fresh.open(cgname)
+    assert again.procs() == [p.pid]
+    again.kill_all()
+    again.remove()
+    assert cgname not in impl.driver.list()
 
 
 def test_freeze_and_thaw(impl, cgname, sleeper):

@@ -41,7 +41,7 @@ def _read(controller: str, name: str, file: str) -> str:
 def test_limits_reach_the_kernel(v1):
     driver, name = v1
     res = ResourceSpec(memory=64 << 20, memory_reservation=32 << 20, cpus=1.5, cpu_shares=512,
-                       pids_limit=50, cpuset_cpus="0", cpuset_mems="0")
+                       pids_limit=50, cpuset_cpus="0", cpuset_mems="0", blkio_weight=300)
     driver.create(name, res)
     assert _read("memory", name, "memory.limit_in_bytes") == str(64 << 20)
     assert _read("memory", name, "memory.soft_limit_in_bytes") == str(32 << 20)
@@ -51,6 +51,9 @@ def test_limits_reach_the_kernel(v1):
     assert _read("cpu", name, "cpu.shares") == "512"
     assert _read("pids", name, "pids.max") == "50"
     assert (_read("cpuset", name, "cpuset.cpus"), _read("cpuset", name, "cpuset.mems")) == ("0", "0")
+    weights = [f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(f"{ROOT}/blkio/{PARENT}/{name}/{f}")]
+    if weights:  # kernels without a proportional I/O scheduler have neither; Docker ignores it then
+        assert _read("blkio", name, weights[0]) == "300"
 
 
 def test_devices_default_list_and_extra_device(v1):
