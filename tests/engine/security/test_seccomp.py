@@ -173,3 +173,23 @@ def test_same_argument_twice_becomes_separate_rules():
     c = {"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}
     assert _arg_groups([a, b]) == [[a], [b]]  # OR: either value
     assert _arg_groups([a, c]) == [[a, c]]  # AND over different arguments
+
+
+@pytest.mark.root
+def test_ordinary_programs_still_run_under_the_default_filter(tmp_path):
+    code = textwrap.dedent(f"""
+        import ctypes, os, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from engine.security import seccomp
+        bpf = seccomp.default_bpf({str(tmp_path)!r})
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+        libc.prctl.restype = ctypes.c_int
+        assert libc.prctl(38, 1, 0, 0, 0) == 0
+        seccomp.load(bpf)
+        os.execv("/bin/sh", ["sh", "-c", "echo a | tr a b; ls / >/dev/null && {sys.executable} -I -S -c 'print(6*7)'"])
+    """)
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout.split()) == (0, ["b", "42"]), r.stderr
+    status = subprocess.run(["grep", "Seccomp:", "/proc/self/status"], capture_output=True, text=True)
+    assert status.stdout.split()[-1] == "0"  # the filter stayed in the child
