@@ -16,6 +16,10 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:
+        """Never write anchors: manifests repeat values (probe commands) on purpose."""
+        return True
+
 
 def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
     """Multi-line strings (scripts) as literal blocks, the rest as PyYAML decides."""

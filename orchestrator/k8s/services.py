@@ -46,7 +46,8 @@ def cluster_services(ctx: Context) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     taken = {ctx.name(s) for s in ctx.services}
     aliases = _aliases(ctx)
-    wanted = {d for svc in ctx.services.values() for d in (svc.get("depends_on") or {})}
+    wanted = {d for svc in ctx.services.values() for d, spec in (svc.get("depends_on") or {}).items()
+              if (spec or {}).get("condition") != "service_completed_successfully"}
     wanted |= {str(link).partition(":")[0] for svc in ctx.services.values() for link in svc.get("links") or []}
     for service, svc in ctx.services.items():
         ports = _ports(svc)
@@ -67,15 +68,14 @@ def cluster_services(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def _published_port(ctx: Context, service: str, p: Mapping[str, Any]) -> dict[str, Any]:
+def _published_port(ctx: Context, p: Mapping[str, Any], notes: dict[str, list[str]]) -> dict[str, Any]:
     """One host-published port as a NodePort/LoadBalancer port (no host port: one is assigned)."""
     published = str(p.get("published") or "")
     target, proto = int(p["target"]), str(p.get("protocol") or "tcp")
     if p.get("host_ip") not in (None, "", "0.0.0.0", "::"):
-        ctx.warn(service, "ports", f"host_ip {p['host_ip']} of port {published}:{target} cannot "
-                 "be expressed; the port is reachable on every node/load-balancer address")
+        notes["host_ip"].append(f"{p['host_ip']}:{published}")
     if "-" in published:
-        ctx.warn(service, "ports", f"published range {published} kept as its first port")
+        notes["range"].append(published)
         published = published.split("-")[0]
     port = int(published) if published else target
     out = {"name": port_name(proto, port), "port": port, "targetPort": target, "protocol": proto.upper()}
@@ -83,23 +83,37 @@ def _published_port(ctx: Context, service: str, p: Mapping[str, Any]) -> dict[st
         if port in NODE_PORTS:
             out["nodePort"] = port
         else:
-            ctx.warn(service, "ports", f"host port {port} is outside the NodePort range "
-                     "30000-32767; Kubernetes assigns one (see `kubectl get svc`)")
+            notes["node_port"].append(str(port))
     return out
 
 
+def _port_warnings(ctx: Context, service: str, notes: Mapping[str, list[str]]) -> None:
+    """One warning per kind of loss, listing the ports concerned."""
+    if notes["host_ip"]:
+        ctx.warn(service, "ports", f"host_ip of {', '.join(notes['host_ip'])} cannot be expressed; "
+                 "those ports are reachable on every node/load-balancer address")
+    if notes["range"]:
+        ctx.warn(service, "ports", f"published ranges {', '.join(notes['range'])} kept as their first port")
+    if notes["node_port"]:
+        ctx.warn(service, "ports", f"host ports {', '.join(notes['node_port'])} are outside the "
+                 "NodePort range 30000-32767; Kubernetes assigns node ports (see `kubectl get svc`)")
+
+
 def published_service(ctx: Context, service: str) -> dict[str, Any] | None:
-    """The NodePort/LoadBalancer Service `<name>-published` for ports with a host port."""
+    """The NodePort/LoadBalancer Service `<name>-published` for the ports published on the host."""
     svc = ctx.services[service]
+    host_ports = svc.get("ports") or []
+    if host_ports and ctx.options.service_type == "ClusterIP":
+        ctx.warn(service, "ports", "not published outside the cluster (service type ClusterIP); "
+                 "use kubectl port-forward")
+        return None
     ports: list[dict[str, Any]] = []
-    for p in svc.get("ports") or []:
-        if ctx.options.service_type == "ClusterIP":
-            ctx.warn(service, "ports", f"port {p.get('published') or p['target']} is not published "
-                     "outside the cluster (service type ClusterIP); use kubectl port-forward")
-            continue
-        port = _published_port(ctx, service, p)
-        if port and all((q["port"], q["protocol"]) != (port["port"], port["protocol"]) for q in ports):
+    notes: dict[str, list[str]] = {"host_ip": [], "range": [], "node_port": []}
+    for p in host_ports:
+        port = _published_port(ctx, p, notes)
+        if all((q["port"], q["protocol"]) != (port["port"], port["protocol"]) for q in ports):
             ports.append(port)
+    _port_warnings(ctx, service, notes)
     if not ports:
         return None
     name = f"{ctx.name(service)}-published"
