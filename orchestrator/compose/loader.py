@@ -119,20 +119,19 @@ class _Loader:
             data = doc.data
             if "include" in data:
                 data = include.apply_include(
-                    data, file=path, project_dir=project_dir, load_included=self.load_included
+                    data, file=path, project_dir=project_dir, load_included=self.load_included,
+                    resets=doc.resets, overrides=doc.overrides, pos=doc.pos,
                 )
             data = extends.apply_extends(
-                data, file=path, load_file=lambda p: self.load_other(p, env, project_dir)
+                data, file=path, load_file=lambda p: self.load_other(p, env),
+                working_dir=project_dir, resets=doc.resets, overrides=doc.overrides, pos=doc.pos,
             )
-            model = merge.merge_models(model, data, doc.resets, doc.overrides)
-        return unicity.enforce_unicity(model)
+            model = merge.merge_models(model, data, doc.resets, doc.overrides, pos=doc.pos)
+        return unicity.enforce_unicity(model, pos=self.locator.find)
 
-    def load_other(self, path: str, env: Mapping[str, str], project_dir: str) -> dict:
+    def load_other(self, path: str, env: Mapping[str, str]) -> list[Document]:
         """A file named by `extends: {file: ...}`: parsed and interpolated on its own."""
-        model: dict = {}
-        for doc in self.documents(path, env):
-            model = merge.merge_models(model, doc.data, doc.resets, doc.overrides)
-        return model
+        return self.documents(path, env)
 
     def load_included(self, paths: list[str], project_directory: str | None,
                       env_files: list[str] | None) -> dict:
@@ -178,11 +177,11 @@ def load_model(options: ProjectOptions) -> tuple[_Loader, dict, list[str]]:
     model: dict = {}
     for path in files:
         model = merge.merge_models(model, loader.load_file_model(path, env, project_dir))
-    model = unicity.enforce_unicity(model)
+    model = unicity.enforce_unicity(model, pos=loader.locator.find)
     active = options.profiles
     if active is None:
         active = [p for p in env.get("COMPOSE_PROFILES", "").split(",") if p]
-    model = profiles.apply_profiles(model, active, options.services)
+    model = profiles.apply_profiles(model, active, options.services, pos=loader.locator.find)
     return loader, model, files
 
 

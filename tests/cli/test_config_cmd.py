@@ -143,3 +143,20 @@ def test_profiles_listing_and_activation(tmp_path):
     assert sorted(both) == ["debug", "web"]
     via_env = shoal("config", "--services", cwd=tmp_path, env={"COMPOSE_PROFILES": "dev"})
     assert sorted(via_env.stdout.split()) == ["debug", "web"]
+
+
+def test_include_and_extends_from_other_directories(tmp_path):
+    write(tmp_path, "lib/base.yaml",
+          "services:\n  base:\n    image: busybox\n    env_file: base.env\n    volumes: [./data:/data]\n")
+    write(tmp_path, "lib/base.env", "FROM_BASE=1\n")
+    write(tmp_path, "sub/compose.yaml",
+          "services:\n  db:\n    extends: {file: ../lib/base.yaml, service: base}\n    image: postgres\n")
+    write(tmp_path, "compose.yaml",
+          "include: [sub/compose.yaml]\nservices:\n  web:\n    image: busybox\n    depends_on: [db]\n")
+    out = shoal("config", "--format", "json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    model = json.loads(out.stdout)
+    db = model["services"]["db"]
+    assert db["image"] == "postgres"
+    assert db["environment"] == {"FROM_BASE": "1"}
+    assert db["volumes"][0]["source"] == str(tmp_path / "lib" / "data")
