@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-try:  # the engine may define a common base; fall back to Exception until it does
-    from engine.errors import EngineError as _Base  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on which pieces have landed
+try:  # the engine's common base, so callers can catch EngineError for everything
+    from engine.errors import EngineError as _Base
+    from engine.errors import ImageNotFound as _EngineImageNotFound
+except ImportError:  # pragma: no cover - engine.errors is optional for library use
     _Base = Exception
+    _EngineImageNotFound = LookupError  # type: ignore[assignment,misc]
 
 __all__ = [
     "ImageError",
@@ -27,7 +29,7 @@ class InvalidReference(ImageError, ValueError):
     """An image reference that cannot be parsed."""
 
 
-class ImageNotFound(ImageError, LookupError):
+class ImageNotFound(ImageError, _EngineImageNotFound, LookupError):  # type: ignore[misc,valid-type]
     """No image in the local store matches the reference."""
 
 

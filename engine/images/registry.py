@@ -279,6 +279,9 @@ class RegistryClient:
                 return
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == self.retries:
+                    if isinstance(exc, http.client.IncompleteRead):
+                        raise DigestMismatch(f"blob {digest[:19]}: truncated: the connection closed "
+                                             f"early; the partial download is kept for the next pull") from None
                     raise RegistryError(f"blob {digest[:19]}: download failed: {exc}") from None
                 time.sleep(min(self.backoff * 2 ** attempt, 5.0))
 
@@ -299,11 +302,13 @@ class RegistryClient:
                     while chunk := old.read(_CHUNK):
                         h.update(chunk)
             done = have if mode == "ab" else 0
+            got = 0
             try:
                 while resp is not None and (chunk := resp.body.read(_CHUNK)):
                     out.write(chunk)
                     h.update(chunk)
                     done += len(chunk)
+                    got += len(chunk)
                     if progress:
                         progress("Downloading", digest, done, size)
                     if done > size >= 0:
@@ -311,11 +316,15 @@ class RegistryClient:
             finally:
                 if resp is not None:
                     resp.close()
+            expected = resp.headers.get("content-length", "") if resp is not None else ""
+            if expected.isdigit() and got < int(expected):  # connection closed early: resume later
+                raise http.client.IncompleteRead(b"", int(expected) - got)
         self._verify(digest, size, partial, done, "sha256:" + h.hexdigest())
 
     @staticmethod
     def _verify(digest: str, size: int, partial: str, done: int, actual: str) -> None:
         if size >= 0 and done < size:
+            os.unlink(partial)  # the server's copy is short: resuming it would not help
             raise DigestMismatch(f"blob {digest[:19]}: truncated ({done} of {size} bytes)")
         if (size >= 0 and done > size) or actual != digest:
             os.unlink(partial)

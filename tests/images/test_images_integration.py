@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import warnings
 
 import pytest
 
@@ -28,6 +29,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bcrypt_line(user: str, password: str) -> str:
+    """An htpasswd bcrypt entry (cost 4): apache2-utils' htpasswd, else libcrypt via Python."""
+    if shutil.which("htpasswd"):
+        return subprocess.run(["htpasswd", "-Bbn", "-C", "4", user, password], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    if not hashed or not hashed.startswith("$2"):
+        pytest.skip("needs htpasswd (apt-get install apache2-utils) or a bcrypt-capable libcrypt")
+    return f"{user}:{hashed}"
+
+
 @pytest.fixture(params=["anonymous", "htpasswd"])
 def real_registry(request, tmp_path):
     """A docker-registry on a free 127.0.0.1 port with temp storage; yields (host, creds)."""
@@ -35,11 +50,7 @@ def real_registry(request, tmp_path):
     creds = None
     auth = ""
     if request.param == "htpasswd":
-        if not shutil.which("htpasswd"):
-            pytest.skip("needs htpasswd (apt-get install apache2-utils)")
-        line = subprocess.run(["htpasswd", "-Bbn", "-C", "4", "alice", "s3cret"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        (tmp_path / "htpasswd").write_text(line + "\n")
+        (tmp_path / "htpasswd").write_text(bcrypt_line("alice", "s3cret") + "\n")
         auth = f"auth:\n  htpasswd:\n    realm: shoal\n    path: {tmp_path / 'htpasswd'}\n"
         creds = ("alice", "s3cret")
     (tmp_path / "config.yml").write_text(

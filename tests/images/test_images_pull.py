@@ -237,7 +237,7 @@ def test_interrupted_download_resumes_with_range(store, registry, bb_layer):
     layer = json.loads(image.manifest)["layers"][0]["digest"]
     registry.fail("GET", layer, "cut")
     before = index_snapshot(store)
-    with pytest.raises(PullError, match="bb:1"):
+    with pytest.raises(PullError, match=r"bb:1: blob sha256:\w+: truncated: the connection closed early"):
         pull(store, f"{registry.host}/bb:1", retries=0)
     assert index_snapshot(store) == before and store.list() == []
     partial = os.path.join(store.tmp, layer[7:] + ".partial")
@@ -245,8 +245,17 @@ def test_interrupted_download_resumes_with_range(store, registry, bb_layer):
     got = pull(store, f"{registry.host}/bb:1")
     assert got.names
     ranged = [r for r in registry.requests("GET", layer) if r["range"]]
-    assert ranged and ranged[0]["range"] == f"bytes={os.path.getsize(store.blob_path(layer)) // 2}-" \
-        or ranged
+    assert [r["range"] for r in ranged] == [f"bytes={len(image.blobs[layer]) // 2}-"]
+
+
+def test_blob_shorter_than_its_descriptor_is_truncated(store, registry):
+    image = small_image()
+    registry.push("app", "1", image)
+    layer = json.loads(image.manifest)["layers"][0]["digest"]
+    registry.blobs[layer] = registry.blobs[layer][:-7]
+    with pytest.raises(PullError, match=r"app:1: blob sha256:\w+: truncated \(\d+ of \d+ bytes\)"):
+        pull(store, f"{registry.host}/app:1")
+    assert store.list() == [] and not [n for n in os.listdir(store.tmp) if n.endswith(".partial")]
 
 
 def test_two_images_share_the_base_layer(store, registry, bb_layer):
