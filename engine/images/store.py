@@ -196,7 +196,13 @@ class ImageStore:
         for entry in self.read_index().get("manifests", []):
             if entry.get("mediaType", oci.OCI_MANIFEST) in oci.MANIFEST_TYPES:
                 groups.setdefault(entry["digest"], []).append(entry)
-        return [self._image(d, es) for d, es in groups.items()]
+        images = []
+        for digest, entries in groups.items():
+            try:
+                images.append(self._image(digest, entries))
+            except (ImageError, KeyError, ValueError, TypeError):
+                continue  # a damaged entry is unusable; gc and remove-by-name still see it
+        return images
 
     def _by_name(self, ref: str) -> list[Image]:
         try:

@@ -14,6 +14,7 @@ from engine.images.errors import PullError
 from engine.images.layers import is_whiteout, zstd_available
 from engine.images.pull import pull
 from engine.images.registry import HTTPTransport
+from engine.images.store import ImageStore
 from engine.images.testing import build_image, build_index, tar_bytes
 from fakeregistry import FakeRegistry
 
@@ -280,3 +281,48 @@ def test_zstd_without_module_is_a_clear_error(store, registry):
                                        image.config, image.media_type, image.blobs))
     with pytest.raises(PullError, match="z:1: zstd-compressed layers need the 'zstandard' module"):
         pull(store, f"{registry.host}/z:1")
+
+
+def test_concurrent_pulls_of_the_same_image(store, registry, bb_layer):
+    import threading
+    image = build_image([bb_layer, tar_bytes([file_entry("x", b"x")])])
+    registry.push("bb", "1", image)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(pull(ImageStore(store.root), f"{registry.host}/bb:1"))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and {r.id for r in results} == {image.id}
+    assert len(store.list()) == 1 and len(os.listdir(store.layers)) == 1 + 2
+
+
+def test_credential_helper_from_docker_config(store, tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-fake"
+    helper.write_text("#!/bin/sh\nread server\necho '{\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    (tmp_path / "config.json").write_text(json.dumps({"credsStore": "fake"}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    with FakeRegistry(auth="basic") as reg:
+        reg.push("app", "1", small_image())
+        assert pull(store, f"{reg.host}/app:1").names
+
+
+def test_cli_pull_success_and_one_line_error(tmp_path, monkeypatch, capsys, registry):
+    from orchestrator.cli.main import main
+    monkeypatch.setenv("SHOAL_ROOT", str(tmp_path / "root"))
+    registry.push("app", "1", small_image())
+    assert main(["pull", f"{registry.host}/app:1"]) == 0
+    assert "Status: pulled" in capsys.readouterr().out
+    assert main(["pull", f"{registry.host}/missing:1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"pull {registry.host}/missing:1: ") and "not found" in err
