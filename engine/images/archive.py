@@ -131,8 +131,9 @@ class _Loader:
         media, doc = oci.parse_manifest(data)
         if media in oci.INDEX_TYPES:
             return self.oci_manifest(select_manifest(doc, self.platform)["digest"], names)
+        for desc in doc["layers"]:
+            oci.layer_compression(desc["mediaType"])  # refuse unknown layer types before copying
         for desc in [doc["config"], *doc["layers"]]:
-            oci.layer_compression(desc["mediaType"]) if desc is not doc["config"] else None
             self.blob(f"blobs/sha256/{oci.digest_hex(desc['digest'])}", desc["digest"])
         self.store.write_blob(data)
         return self.finish(doc, names)

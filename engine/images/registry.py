@@ -18,7 +18,7 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 from . import oci
 from .errors import DigestMismatch, RegistryError
