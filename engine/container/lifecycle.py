@@ -29,8 +29,6 @@ def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict]:
         raise ImageNotFound(f"image {ref!r}: the image store is not available") from None
     try:
         image = ImageStore(os.path.join(root, "images")).lookup(ref)
-    except EngineError:
-        raise
     except Exception as exc:  # the store's own errors become the engine's
         raise ImageNotFound(str(exc)) from None
     return list(image.layer_dirs), dict(image.config.get("config") or {})
