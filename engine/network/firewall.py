@@ -1,0 +1,189 @@
+"""shoal's nftables ruleset: rendered from state (pure), applied with one ``nft -f -``.
+
+Why the ``nft`` CLI and not pyroute2's nftables module: the CLI takes the whole
+table as one atomic transaction in the readable syntax the research validated
+(numgen maps, fib, ct status), while pyroute2's module only offers raw netlink
+expressions. One exec costs ~10 ms, and rules change only on create/publish.
+Everything lives in the table ``inet shoal``; rules live in the kernel, so
+published ports keep working while the daemon is gone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from engine.network.errors import NetworkError
+from engine.network.types import Network, Publication
+
+__all__ = ["TABLE", "Ruleset", "render", "apply", "delete_table", "table_exists",
+           "ensure_forward_accept", "remove_forward_accept"]
+
+TABLE = "shoal"
+_COMMENT = "shoal"
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """Everything the ruleset depends on."""
+
+    networks: tuple[Network, ...]
+    publications: tuple[Publication, ...]
+    preserve_client_ip: bool = True  # br_netfilter on: only the self-hairpin is masqueraded
+
+
+def render(rs: Ruleset) -> str:
+    """The nft script replacing table ``inet shoal`` atomically."""
+    lines = [f"table inet {TABLE}", f"delete table inet {TABLE}", f"table inet {TABLE} {{"]
+    lines += _chain("raw_pre", "type filter hook prerouting priority raw; policy accept;",
+                    _raw_rules(rs))
+    lines += _chain("nat_pre", "type nat hook prerouting priority dstnat; policy accept;",
+                    ["fib daddr type local jump published"])
+    lines += _chain("nat_out", "type nat hook output priority -100; policy accept;",
+                    ["fib daddr type local jump published"])
+    lines += _chain("published", "", [r for p in rs.publications for r in _dnat_rules(p)])
+    lines += _chain("nat_post", "type nat hook postrouting priority srcnat; policy accept;",
+                    _post_rules(rs))
+    lines += _chain("forward", "type filter hook forward priority filter; policy accept;",
+                    _forward_rules(rs))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _chain(name: str, hook: str, rules: list[str]) -> list[str]:
+    """One chain block."""
+    body = ([f"    {hook}"] if hook else []) + [f"    {r}" for r in rules]
+    return [f"  chain {name} {{", *body, "  }"]
+
+
+def _raw_rules(rs: Ruleset) -> list[str]:
+    """Drop packets for loopback-published ports arriving from outside (moby#45610)."""
+    out = []
+    for p in rs.publications:
+        if p.host_ip in ("", "0.0.0.0") or p.host_ip.startswith("127."):
+            out.append(f'iifname != "lo" ip daddr 127.0.0.0/8 {p.protocol} dport {p.host_port} drop')
+    return out
+
+
+def _dnat_rules(p: Publication) -> list[str]:
+    """DNAT of one published port to its active backends (numgen round robin when several)."""
+    ips = [ip for cid, ip in p.backends if cid in p.active]
+    if not ips:
+        return []
+    match = f"ip daddr {p.host_ip} " if p.host_ip not in ("", "0.0.0.0") else ""
+    match += f"{p.protocol} dport {p.host_port}"
+    if len(ips) == 1:
+        return [f"{match} dnat ip to {ips[0]}:{p.container_port}"]
+    entries = ", ".join(f"{i} : {ip}" for i, ip in enumerate(ips))
+    return [f"{match} dnat ip to numgen inc mod {len(ips)} map {{ {entries} }}:{p.container_port}"]
+
+
+def _post_rules(rs: Ruleset) -> list[str]:
+    """Masquerade loopback clients, hairpin traffic and outbound traffic of non-internal networks."""
+    out = []
+    for n in rs.networks:
+        br = n.bridge
+        out.append(f'oifname "{br}" ip saddr 127.0.0.0/8 masquerade')
+        if not rs.preserve_client_ip:
+            out.append(f'oifname "{br}" ip saddr {n.subnet} ct status dnat masquerade')
+        if not n.internal:
+            out.append(f'ip saddr {n.subnet} oifname != "{br}" masquerade')
+            if n.subnet6:
+                out.append(f'ip6 saddr {n.subnet6} oifname != "{br}" masquerade')
+    if rs.preserve_client_ip:
+        for p in rs.publications:
+            for _, ip in p.backends:
+                out.append(f"ip saddr {ip} ip daddr {ip} ct status dnat masquerade")
+    return sorted(set(out), key=out.index)
+
+
+def _forward_rules(rs: Ruleset) -> list[str]:
+    """Allow intra-network, published and outbound traffic; drop cross-network and internal exits."""
+    out = []
+    for n in rs.networks:
+        br = n.bridge
+        out.append(f'iifname "{br}" oifname "{br}" accept')
+        out.append(f'oifname "{br}" ct state established,related accept')
+        out.append(f'oifname "{br}" ct status dnat accept')
+        out.append(f'oifname "{br}" drop')
+        out.append(f'iifname "{br}" ' + ("drop" if n.internal else "accept"))
+    return out
+
+
+def _nft(script: str, check: bool = False) -> None:
+    """Run one nft transaction from stdin."""
+    argv = ["nft", "-c", "-f", "-"] if check else ["nft", "-f", "-"]
+    proc = subprocess.run(argv, input=script, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise NetworkError(f"nft rejected shoal's ruleset: {proc.stderr.strip()}")
+
+
+def apply(rs: Ruleset) -> None:
+    """Replace table ``inet shoal`` with the rendered ruleset, atomically."""
+    _nft(render(rs))
+
+
+def table_exists() -> bool:
+    """True when table ``inet shoal`` is loaded."""
+    proc = subprocess.run(["nft", "list", "table", "inet", TABLE], capture_output=True)
+    return proc.returncode == 0
+
+
+def delete_table() -> None:
+    """Remove table ``inet shoal`` if present."""
+    _nft(f"table inet {TABLE}\ndelete table inet {TABLE}\n")
+
+
+# -- coexistence with a FORWARD policy DROP (Docker) -----------------------------------------
+# An nft accept ends only its own base chain; a drop in another table's FORWARD still kills
+# the packet. So where an iptables FORWARD chain drops by policy, shoal inserts its own
+# accepts (marked with a comment) into DOCKER-USER when it exists, else FORWARD, through the
+# same iptables flavour, so Docker's own tooling keeps parsing its tables.
+
+def _iptables(flavour: str, *args: str) -> subprocess.CompletedProcess:
+    """Run iptables-nft or iptables-legacy, quietly."""
+    return subprocess.run([f"iptables-{flavour}", "-w", *args], capture_output=True, text=True)
+
+
+def _accept_specs() -> list[list[str]]:
+    """The rules shoal needs in a dropping FORWARD chain."""
+    tag = ["-m", "comment", "--comment", _COMMENT, "-j", "ACCEPT"]
+    return [["-i", "shl-+", *tag],
+            ["-o", "shl-+", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT", *tag]]
+
+
+def _dropping_chains() -> list[tuple[str, str]]:
+    """(flavour, chain) pairs where shoal's accepts are needed."""
+    found = []
+    for flavour in ("nft", "legacy"):
+        try:
+            proc = _iptables(flavour, "-S", "FORWARD")
+        except FileNotFoundError:
+            continue
+        if proc.returncode != 0 or "-P FORWARD DROP" not in proc.stdout:
+            continue
+        user = _iptables(flavour, "-S", "DOCKER-USER").returncode == 0
+        found.append((flavour, "DOCKER-USER" if user else "FORWARD"))
+    return found
+
+
+def ensure_forward_accept() -> list[tuple[str, str]]:
+    """Insert shoal's accepts where a FORWARD policy DROP would eat its traffic; idempotent."""
+    chains = _dropping_chains()
+    for flavour, chain in chains:
+        for spec in _accept_specs():
+            if _iptables(flavour, "-C", chain, *spec).returncode != 0:
+                _iptables(flavour, "-I", chain, "1", *spec)
+    return chains
+
+
+def remove_forward_accept() -> None:
+    """Delete every accept rule shoal inserted (found by its comment)."""
+    for flavour in ("nft", "legacy"):
+        for chain in ("DOCKER-USER", "FORWARD"):
+            for spec in _accept_specs():
+                try:
+                    while _iptables(flavour, "-D", chain, *spec).returncode == 0:
+                        pass
+                except FileNotFoundError:
+                    break
