@@ -132,7 +132,7 @@ class Engine:
     def _call(self, cid: str, msg: dict, timeout: float | None = 10.0) -> dict:
         try:
             reply = request(self._paths(cid).socket, msg, timeout)
-        except (FileNotFoundError, ConnectionRefusedError, ProtocolError) as exc:
+        except (FileNotFoundError, ConnectionError, ProtocolError) as exc:  # it exited meanwhile
             raise MonitorUnavailable(f"container {cid[:12]} is not running ({exc})") from None
         if reply.get("error"):
             raise EngineError(reply["error"])
