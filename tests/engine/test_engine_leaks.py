@@ -13,13 +13,16 @@ from engine.spec import ContainerSpec, MountSpec, ResourceSpec
 pytestmark = pytest.mark.root
 
 
-def _mounts() -> list[str]:
-    with open("/proc/mounts") as f:
-        return sorted(f.read().splitlines())
+def _mounts(markers: list[str]) -> list[str]:
+    """Host mounts that mention any marker (our root dir or a container id)."""
+    with open("/proc/self/mountinfo") as f:
+        return [line for line in f if any(m in line for m in markers)]
 
 
-def _cgroups() -> list[str]:
-    return sorted(glob.glob("/sys/fs/cgroup/*/shoal/*") + glob.glob("/sys/fs/cgroup/shoal/*"))
+def _cgroups(ids: list[str]) -> list[str]:
+    """cgroup directories of our containers in any hierarchy (others may run tests meanwhile)."""
+    dirs = glob.glob("/sys/fs/cgroup/*/shoal/*") + glob.glob("/sys/fs/cgroup/shoal/*")
+    return [d for d in dirs if os.path.basename(d) in ids]
 
 
 def _processes(marker: str) -> list[str]:
@@ -40,7 +43,8 @@ def test_100_cycles_leave_nothing(tmp_path, busybox_rootfs):
     eng = Engine(root, run_dir)
     src = tmp_path / "src"
     src.mkdir()
-    before = (_mounts(), _cgroups())
+    ids: list[str] = []
+    mounts_before = _mounts([root])
     try:
         for i in range(100):
             spec = ContainerSpec(
@@ -51,6 +55,7 @@ def test_100_cycles_leave_nothing(tmp_path, busybox_rootfs):
                         MountSpec(type="tmpfs", target="/scratch")),
                 resources=ResourceSpec(memory=64 << 20, pids_limit=50))
             cid = eng.create(spec)
+            ids.append(cid)
             if i % 4 != 3:  # a quarter are created and removed without ever starting
                 eng.start(cid)
             if i % 2:
@@ -60,8 +65,8 @@ def test_100_cycles_leave_nothing(tmp_path, busybox_rootfs):
         for info in eng.list():
             eng.remove(info.id, force=True)
     assert eng.list() == []
-    assert _mounts() == before[0]
-    assert _cgroups() == before[1]
+    assert mounts_before == [] and _mounts([root, *ids]) == []
+    assert _cgroups(ids) == [] and len(set(ids)) == 100
     assert _processes(root) == []
     assert os.listdir(os.path.join(root, "containers")) == []
     assert os.listdir(os.path.join(run_dir, "containers")) == []
