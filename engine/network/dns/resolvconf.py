@@ -96,8 +96,10 @@ def parse_server(server: str, default_port: int = 53) -> tuple[str, int]:
     text = server.strip()
     port = default_port
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest.startswith(":"):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad server address {server!r}")
+        if rest:
             port = int(rest[1:])
     elif text.count(":") == 1:
         host, _, p = text.partition(":")

@@ -52,9 +52,14 @@ class _Udp(asyncio.DatagramProtocol):
     def __init__(self, server: "DnsServer", container_id: str | None) -> None:
         self.server, self.container_id = server, container_id
         self.transport: asyncio.DatagramTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)  # the socket is really closed now
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         if self.transport is not None:
@@ -67,8 +72,9 @@ class _Udp(asyncio.DatagramProtocol):
 class _Listener:
     """One bound address: its UDP transport and TCP server."""
 
-    def __init__(self, addr: tuple[str, int], udp: asyncio.DatagramTransport, tcp: asyncio.Server) -> None:
-        self.addr, self.udp, self.tcp = addr, udp, tcp
+    def __init__(self, addr: tuple[str, int], udp: asyncio.DatagramTransport, proto: _Udp,
+                 tcp: asyncio.Server) -> None:
+        self.addr, self.udp, self.proto, self.tcp = addr, udp, proto, tcp
 
 
 class DnsServer:
@@ -103,7 +109,7 @@ class DnsServer:
         udp_sock, tcp_sock = self._bind_pair(ip, port, netns)
         loop = asyncio.get_running_loop()
         try:
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self, container_id), sock=udp_sock)
+            udp, proto = await loop.create_datagram_endpoint(lambda: _Udp(self, container_id), sock=udp_sock)
         except BaseException:
             udp_sock.close()
             tcp_sock.close()
@@ -115,7 +121,7 @@ class DnsServer:
             tcp_sock.close()
             raise
         addr = (ip, udp_sock.getsockname()[1])
-        self._listeners[addr] = _Listener(addr, udp, tcp)
+        self._listeners[addr] = _Listener(addr, udp, proto, tcp)
         return addr
 
     @staticmethod
@@ -138,6 +144,7 @@ class DnsServer:
             lst.udp.close()
             lst.tcp.close()
             await lst.tcp.wait_closed()
+            await lst.proto.closed
 
     async def stop(self) -> None:
         """Close every listener, connection and forwarding task."""
