@@ -8,6 +8,7 @@ was not forwarded; ``ask_udp``/``ask_tcp`` send one query from a chosen source I
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -66,7 +67,8 @@ class FakeUpstream(asyncio.DatagramProtocol):
             await asyncio.sleep(rule.delay)
         if rule.rcode != wire.NOERROR:
             return wire.build_error(q, rule.rcode)
-        rdatas = [wire.rdata_for(q.qtype, a) for a in rule.addresses] if q.qtype in (wire.A, wire.AAAA) else []
+        want = 6 if q.qtype == wire.AAAA else 4 if q.qtype == wire.A else 0
+        rdatas = [wire.rdata_for(q.qtype, a) for a in rule.addresses if ipaddress.ip_address(a).version == want]
         return wire.build_answer(q, q.qtype, rdatas, 300, q.udp_limit if udp else None)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
