@@ -5,9 +5,6 @@ The engine knows nothing about compose files; it never imports ``orchestrator``.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __all__ = [
     "Engine", "ContainerInfo", "ExecResult", "ExitStatus", "LogLine",
     "EngineError", "InvalidSpec", "RootfsNotFound", "ImageNotFound", "UserNotFound", "BindSourceNotFound",
@@ -20,10 +17,10 @@ _WHERE = {"Engine": "engine.api", "ContainerInfo": "engine.state", "ExecResult":
           "ExitStatus": "engine.state", "LogLine": "engine.state"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in __all__:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")
-    module = importlib.import_module(_WHERE.get(name, "engine.errors"))
+    module = __import__(_WHERE.get(name, "engine.errors"), fromlist=[name])
     value = getattr(module, name)
     globals()[name] = value
     return value
