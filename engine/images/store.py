@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from . import oci
 from .errors import ImageError, ImageInUse, ImageNotFound, InvalidReference
-from .layers import unpack_layer
+from .layers import flatten, unpack_layer
 from .reference import parse as parse_ref, is_image_id
 
 __all__ = ["Image", "ImageStore", "REPO_DIGEST"]
@@ -235,6 +235,11 @@ class ImageStore:
         diff_ids = image.config["rootfs"]["diff_ids"]
         for desc, diff_id, chain in zip(image.manifest["layers"], diff_ids, image.chain_ids):
             self.ensure_layer(desc["digest"], desc["mediaType"], diff_id, chain)
+
+    def flatten(self, image: Image, dest: str) -> str:
+        """Copy an image's layers into one plain tree at ``dest`` (for hosts without overlayfs)."""
+        self.unpack(image)
+        return flatten(image.layer_dirs, dest)
 
     def register(self, manifest_digest: str, names: list[str],
                  repo_digest: str = "", repo_name: str = "") -> Image:

@@ -81,8 +81,10 @@ def test_store_is_an_oci_layout_umoci_reads(store, tmp_path):
 
 
 def test_import_directory_tarball_and_gzip(store, busybox_rootfs, tmp_path):
+    from treecompare import tree
     a = import_rootfs(store, busybox_rootfs, "bb:dir")
     assert os.path.isfile(os.path.join(a.layer_dirs[0], "bin", "busybox"))
+    assert tree(store.flatten(a, str(tmp_path / "flat"))) == tree(busybox_rootfs)
     tgz = tmp_path / "rootfs.tar.gz"
     with tarfile.open(tgz, "w:gz") as tf:
         tf.add(busybox_rootfs, ".")
