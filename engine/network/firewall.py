@@ -98,16 +98,22 @@ def _post_rules(rs: Ruleset) -> list[str]:
 
 
 def _forward_rules(rs: Ruleset) -> list[str]:
-    """Allow intra-network, published and outbound traffic; drop cross-network and internal exits."""
-    out = []
+    """Allow intra-network, published and outbound traffic; drop cross-network and internal exits.
+
+    Every rule about traffic *into* a bridge comes before any rule about traffic *out of* one,
+    so one network's outbound accept can never let a packet into another network.
+    """
+    into, out_of = [], []
     for n in rs.networks:
         br = n.bridge
-        out.append(f'iifname "{br}" oifname "{br}" accept')
-        out.append(f'oifname "{br}" ct state established,related accept')
-        out.append(f'oifname "{br}" ct status dnat accept')
-        out.append(f'oifname "{br}" drop')
-        out.append(f'iifname "{br}" ' + ("drop" if n.internal else "accept"))
-    return out
+        into.append(f'iifname "{br}" oifname "{br}" accept')
+        into.append(f'oifname "{br}" ct state established,related accept')
+        into.append(f'oifname "{br}" ct status dnat accept')
+        into.append(f'oifname "{br}" drop')
+        out_of.append(f'iifname "{br}" ' + ("drop" if n.internal else 'oifname != "shl-*" accept'))
+        if not n.internal:
+            out_of.append(f'iifname "{br}" drop')
+    return into + out_of
 
 
 def _nft(script: str, check: bool = False) -> None:

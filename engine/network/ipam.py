@@ -121,8 +121,7 @@ def allocate(subnet: Net, gateway, used: Iterable[str], ip_range: Net | None = N
             raise AddressError(f"{what} {addr} is already in use")
         return str(addr)
     pool = ip_range or subnet
-    for addr in pool.hosts() if pool.num_addresses > 2 else iter(pool):
-        if addr in subnet and addr not in taken and addr != subnet.broadcast_address \
-                and addr != subnet.network_address:
+    for addr in pool:  # a range's own first/last addresses are usable, the subnet's are not
+        if addr not in taken and addr != subnet.broadcast_address and addr != subnet.network_address:
             return str(addr)
     raise AddressError(f"no free address left in {pool}")
