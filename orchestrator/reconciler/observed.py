@@ -43,6 +43,7 @@ class ObservedContainer:
     config_hash: str = ""
     started_at: float = 0.0
     finished_at: float = 0.0
+    created_at: float = 0.0
     restart_count: int = 0
     labels: Mapping[str, str] = field(default_factory=dict)
     oneoff: bool = False
@@ -103,6 +104,7 @@ def from_engine(info: ContainerInfo, *, health: Health = "none", restart_count: 
         config_hash=labels.get(LABEL_CONFIG_HASH, ""),
         started_at=_epoch(info.started_at),
         finished_at=_epoch(info.finished_at),
+        created_at=_epoch(info.created_at),
         restart_count=restart_count,
         labels=labels,
         oneoff=labels.get(LABEL_ONEOFF, "False").lower() == "true",
