@@ -47,6 +47,7 @@ class Registry:
         self._eps: dict[tuple[str, str], Endpoint] = {}
         self._by_name: dict[str, dict[str, set[str]]] = {}  # name -> network -> container ids
         self._by_ip: dict[str, set[tuple[str, str]]] = {}  # ip -> {(network, container id)}
+        self._nets: dict[str, set[str]] = {}  # container id -> networks
         self._unhealthy: set[str] = set()
         self._internal: set[str] = set()
         self._dns: dict[str, tuple[str, ...]] = {}
@@ -70,6 +71,7 @@ class Registry:
         self._drop(network, container_id)
         ep = Endpoint(network, container_id, ip, ipv6, keyed)
         self._eps[(network, container_id)] = ep
+        self._nets.setdefault(container_id, set()).add(network)
         for name in keyed:
             self._by_name.setdefault(name, {}).setdefault(network, set()).add(container_id)
         for addr in (ip, ipv6):
@@ -78,10 +80,10 @@ class Registry:
 
     def remove(self, container_id: str, network: str | None = None) -> None:
         """Forget a container on one network, or everywhere (with its health and dns settings)."""
-        nets = [network] if network is not None else [n for (n, c) in self._eps if c == container_id]
+        nets = [network] if network is not None else list(self._nets.get(container_id, ()))
         for net in nets:
             self._drop(net, container_id)
-        if not any(c == container_id for (_n, c) in self._eps):
+        if container_id not in self._nets:
             self._unhealthy.discard(container_id)
             self._dns.pop(container_id, None)
 
@@ -89,6 +91,9 @@ class Registry:
         ep = self._eps.pop((network, container_id), None)
         if ep is None:
             return
+        self._nets[container_id].discard(network)
+        if not self._nets[container_id]:
+            del self._nets[container_id]
         for name in ep.names:
             nets = self._by_name.get(name, {})
             nets.get(network, set()).discard(container_id)
@@ -185,7 +190,7 @@ class Registry:
 
     def networks_of_container(self, container_id: str) -> set[str]:
         """Every network the container is registered on."""
-        return {net for (net, c) in self._eps if c == container_id}
+        return set(self._nets.get(container_id, ()))
 
     def may_forward(self, client_networks: set[str]) -> bool:
         """False when every network of the client is internal: such clients get internal names only."""
