@@ -45,6 +45,8 @@ class Server:
             try:
                 if self.proto == "udp":
                     data, peer = self.sock.recvfrom(2048)
+                    if peer is None:  # shut down
+                        return
                     self.count += 1
                     self.sock.sendto(f"{self.name} {peer[0]}".encode(), peer)
                     continue
