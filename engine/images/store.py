@@ -167,9 +167,11 @@ class ImageStore:
                 if os.path.lexists(tmp):
                     shutil.rmtree(tmp, ignore_errors=True)
         link = os.path.join(self.layers, self.layer_key(chain_id))
-        if not os.path.islink(link):
-            with contextlib.suppress(FileExistsError):
-                os.symlink("../" + oci.digest_hex(chain_id), link)
+        want = "../" + oci.digest_hex(chain_id)
+        with contextlib.suppress(FileExistsError):
+            os.symlink(want, link)
+        if os.readlink(link) != want:  # 48-bit short keys: refuse a collision rather than mix layers
+            raise ImageError(f"layer key {self.layer_key(chain_id)} already names another layer")
         return final
 
     # -- images ------------------------------------------------------------------------
