@@ -98,8 +98,12 @@ class Lexer:
         if j < len(text) and text[j] == "{":
             return self._braced(text, j + 1, cur)
         start = j
-        while j < len(text) and (text[j].isalnum() or text[j] == "_"):
-            j += 1
+        if j < len(text) and text[j].isdigit():  # positional-style names are digits only, like BuildKit
+            while j < len(text) and text[j].isdigit():
+                j += 1
+        else:
+            while j < len(text) and (text[j].isalnum() or text[j] == "_"):
+                j += 1
         if j == start:
             cur.append("$")
             return j
