@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from engine.network.dns.registry import Endpoint, Registry
-from engine.network.dns.resolvconf import hosts_file, host_nameservers, host_search, resolv_conf
+from engine.network.dns.resolvconf import (
+    container_resolv_conf,
+    host_nameservers,
+    host_search,
+    hosts_file,
+    resolv_conf,
+)
 from engine.network.dns.server import DnsServer
 
-__all__ = ["DnsServer", "Endpoint", "Registry", "hosts_file", "host_nameservers", "host_search", "resolv_conf"]
+__all__ = [
+    "DnsServer",
+    "Endpoint",
+    "Registry",
+    "container_resolv_conf",
+    "hosts_file",
+    "host_nameservers",
+    "host_search",
+    "resolv_conf",
+]

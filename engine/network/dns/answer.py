@@ -40,7 +40,8 @@ def servers_of(texts: Iterable[str], exclude: Iterable[tuple[str, int]] = ()) ->
     return tuple(out)
 
 
-def _local(registry: Registry, q: wire.Query, nets: set[str], ttl: int, limit: int | None) -> bytes | None:
+def _local(registry: Registry, q: wire.Query, nets: set[str], cid: str | None, ttl: int,
+           limit: int | None) -> bytes | None:
     """Reply from the registry, or None when the name is not ours to answer."""
     if q.qclass not in (1, wire.ANY):
         return None
@@ -50,12 +51,12 @@ def _local(registry: Registry, q: wire.Query, nets: set[str], ttl: int, limit: i
         if target is None:
             return None
         return wire.build_answer(q, wire.PTR, [wire.rdata_for(wire.PTR, target)], ttl, limit)
-    if not registry.exists(nets, q.name):
+    if not registry.exists(nets, q.name, cid):
         return None
     rtype = wire.AAAA if q.qtype == wire.AAAA else wire.A
     if q.qtype not in (wire.A, wire.AAAA, wire.ANY):
         return wire.build_answer(q, q.qtype, [], ttl, limit)  # NODATA: the name exists, no such record
-    addrs = registry.lookup(nets, q.name, rtype)
+    addrs = registry.lookup(nets, q.name, rtype, cid)
     return wire.build_answer(q, rtype, [wire.rdata_for(rtype, a) for a in addrs], ttl, limit)
 
 
@@ -71,7 +72,7 @@ def decide(registry: Registry, data: bytes, client_ip: str, *, default_upstreams
         return wire.build_error(q, wire.NOTIMP)
     cid = container_id if container_id is not None else registry.container_of(client_ip)
     nets = registry.networks_of_container(cid) if cid is not None else set()
-    reply = _local(registry, q, nets, ttl, q.udp_limit if udp else 65535)
+    reply = _local(registry, q, nets, cid, ttl, q.udp_limit if udp else 65535)
     if reply is not None:
         return reply
     own = registry.dns_of(cid) if cid is not None else None

@@ -51,6 +51,7 @@ class Registry:
         self._unhealthy: set[str] = set()
         self._internal: set[str] = set()
         self._dns: dict[str, tuple[str, ...]] = {}
+        self._links: dict[str, dict[str, str]] = {}  # container id -> {alias: target name}
         self._domains = tuple(normalize(d) for d in domains if normalize(d))
         self._rng = rng or random.Random()
 
@@ -86,6 +87,7 @@ class Registry:
         if container_id not in self._nets:
             self._unhealthy.discard(container_id)
             self._dns.pop(container_id, None)
+            self._links.pop(container_id, None)
 
     def _drop(self, network: str, container_id: str) -> None:
         ep = self._eps.pop((network, container_id), None)
@@ -119,6 +121,14 @@ class Registry:
         else:
             self._dns.pop(container_id, None)
 
+    def set_links(self, container_id: str, links: dict[str, str]) -> None:
+        """Compose ``links`` of a container ({alias: service}): aliases only that container resolves."""
+        clean = {normalize(a): normalize(t) for a, t in links.items() if normalize(a) and normalize(t)}
+        if clean:
+            self._links[container_id] = clean
+        else:
+            self._links.pop(container_id, None)
+
     # --- queries -------------------------------------------------------------------
     def _candidates(self, client_networks: set[str], name: str) -> list[tuple[str, set[str]]]:
         """(bare name, networks to search) pairs: as asked, minus a network suffix, minus a search domain."""
@@ -134,9 +144,12 @@ class Registry:
                 out.append((key[: -len(suffix)], set(client_networks)))
         return out
 
-    def _members(self, client_networks: set[str], name: str) -> list[Endpoint] | None:
+    def _members(self, client_networks: set[str], name: str, client: str | None = None) -> list[Endpoint] | None:
         """Endpoints a name stands for on the client's networks; None if the name is unknown there."""
+        links = self._links.get(client, {}) if client is not None else {}
         for bare, nets in self._candidates(client_networks, name):
+            if bare in links:
+                bare = links[bare]
             found = self._by_name.get(bare)
             if not found:
                 continue
@@ -145,14 +158,18 @@ class Registry:
                 return eps
         return None
 
-    def exists(self, client_networks: set[str], name: str) -> bool:
+    def exists(self, client_networks: set[str], name: str, client: str | None = None) -> bool:
         """True if the name is registered on one of the client's networks (answered here, never forwarded)."""
-        return self._members(client_networks, name) is not None
+        return self._members(client_networks, name, client) is not None
 
-    def lookup(self, client_networks: set[str], name: str, qtype: int | str = "A") -> list[str]:
-        """Addresses of the name's healthy-or-running members on the client's networks, shuffled."""
+    def lookup(self, client_networks: set[str], name: str, qtype: int | str = "A",
+               client: str | None = None) -> list[str]:
+        """Addresses of the name's healthy-or-running members on the client's networks, shuffled.
+
+        ``client`` (the asking container's id) enables its ``links`` aliases.
+        """
         kind = _qtype(qtype)
-        eps = self._members(client_networks, name) or []
+        eps = self._members(client_networks, name, client) or []
         seen: dict[str, None] = {}
         for ep in eps:
             if ep.container_id in self._unhealthy:

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 __all__ = [
     "resolv_conf",
+    "container_resolv_conf",
     "hosts_file",
     "read_resolv_conf",
     "host_nameservers",
@@ -34,6 +35,20 @@ def resolv_conf(nameserver: str | Sequence[str], dns_search: Iterable[str] = (),
         options.insert(0, "ndots:0")
     lines.append("options " + " ".join(options))
     return "\n".join(lines) + "\n"
+
+
+def container_resolv_conf(nameserver: str, dns_search: Iterable[str] | None = None,
+                          dns_opt: Iterable[str] | None = None, host_path: str = "/etc/resolv.conf") -> str:
+    """Docker's rules: compose ``dns_search``/``dns_opt`` when set, else the host's search and options.
+
+    The nameserver is always the embedded resolver; compose ``dns`` goes to
+    ``Registry.set_dns`` instead, so the container keeps resolving service names.
+    """
+    _servers, host_domains, host_options = read_resolv_conf(host_path)
+    search = list(dns_search) if dns_search is not None else host_domains
+    # the host's ndots suits the host's search list, not service names: only the user's ndots overrides 0
+    options = list(dns_opt) if dns_opt is not None else [o for o in host_options if not o.startswith("ndots:")]
+    return resolv_conf(nameserver, search, options)
 
 
 def hosts_file(hostname: str, addresses: Iterable[str] = (), extra_hosts: Iterable[tuple[str, str]] = (),

@@ -175,3 +175,15 @@ def test_registry_matches_a_simple_model(ops):
         assert sorted(r.lookup({net}, "svc", "A")) == want
         for cid in ("c1", "c2", "c3"):
             assert r.lookup({net}, cid, "A") == ([model[(net, cid)]] if (net, cid) in model else [])
+
+
+def test_links_are_aliases_only_the_linking_container_sees(reg):
+    reg.set_links("web1", {"database": "db"})
+    nets = reg.networks_of("10.1.0.2")
+    assert reg.lookup(nets, "database", "A", client="web1") == ["10.1.0.3"]
+    assert reg.lookup(nets, "DATABASE.", "A", client="web1") == ["10.1.0.3"]
+    assert not reg.exists(nets, "database", client="db1")
+    assert not reg.exists(nets, "database")
+    reg.remove("web1")
+    reg.add("front", "web1", "10.1.0.2", ["web"])
+    assert not reg.exists(nets, "database", client="web1")  # forgotten with the container

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.network.dns import Registry, hosts_file, host_nameservers, host_search, resolv_conf, wire
+from engine.network.dns import (
+    Registry,
+    container_resolv_conf,
+    host_nameservers,
+    host_search,
+    hosts_file,
+    resolv_conf,
+    wire,
+)
 from engine.network.dns.answer import Forward, decide
 from engine.network.dns.resolvconf import parse_server, read_resolv_conf
 
@@ -118,3 +126,13 @@ def test_decide_survives_corrupted_valid_queries(header, tail):
     data = struct.pack("!HHHHHH", 1, 0, 1, *struct.unpack("!HHH", header[6:])) + wire.build_query("web")[12:] + tail
     result = decide(reg, data, "10.0.0.2")
     assert result is None or isinstance(result, bytes)
+
+
+def test_container_resolv_conf_takes_host_search_and_options_unless_compose_sets_them(tmp_path):
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 127.0.0.53\nsearch corp.example\noptions ndots:3 edns0\n")
+    assert container_resolv_conf("10.89.0.1", host_path=str(host)) == (
+        "nameserver 10.89.0.1\nsearch corp.example\noptions ndots:0 edns0\n")
+    assert container_resolv_conf("10.89.0.1", ["svc.local"], ["ndots:1"], host_path=str(host)) == (
+        "nameserver 10.89.0.1\nsearch svc.local\noptions ndots:1\n")
+    assert "127.0.0.53" not in container_resolv_conf("10.89.0.1", host_path=str(host))

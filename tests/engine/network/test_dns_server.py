@@ -257,3 +257,13 @@ def test_busy_port_is_an_error_and_nothing_is_left_listening():
                 await server.start([("127.0.0.3", 0), ("127.0.0.2", port)])
             assert server.addresses == []
     asyncio.run(main())
+
+
+def test_links_resolve_for_the_linking_client_only_and_ttl_is_configurable():
+    async def body(server, addr, up, reg):
+        reg.set_links("web1", {"database": "db"})
+        resp = wire.parse_response(await ask_udp(addr, wire.build_query("database"), WEB_CLIENT))
+        assert [a.value for a in resp.answers] == ["10.1.0.3"] and resp.answers[0].ttl == 600
+        assert wire.parse_response(await ask_udp(addr, wire.build_query("database"), BACK_CLIENT)).rcode == wire.NXDOMAIN
+        assert up.seen == ["database"]  # not ours for the back client: forwarded
+    run(body, ttl=600)
