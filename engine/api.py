@@ -257,8 +257,7 @@ class Engine:
         cid = self.resolve(ref)
         path = self._paths(cid).log
         since_s = lifecycle.since_seconds(since)
-        lines = logmod.read_lines(path, since_s)
-        offset = os.path.getsize(path) if os.path.exists(path) else 0
+        lines, offset = logmod.read_with_offset(path, since_s)
         if tail is not None and tail >= 0:
             lines = lines[len(lines) - tail:] if tail else []
         for line in lines:

@@ -10,6 +10,7 @@ from engine.container.codec import spec_to_dict
 from engine.container.plan import build_plan, namespace_modes, signal_number, stop_signal_of, user_of
 from engine.container.security import capability_mask, seccomp_file
 from engine.errors import EngineError, ImageNotFound, InvalidSpec, NameInUse
+from engine.runtime.cgroupfs import host_hierarchies
 from engine.runtime.devices import describe_host_device
 from engine.spec import ContainerSpec
 from engine.state import ContainerPaths, now_rfc3339, parse_rfc3339, write_json_atomic
@@ -99,6 +100,9 @@ def write_plan(root: str, cid: str, paths: ContainerPaths, cfg: dict, peer_pid) 
                       namespace_modes(spec, peer_pid), volume_path=_volume_path(root),
                       devices=cfg.get("devices", []), caps=caps, seccomp_bpf=bpf)
     plan["privileged"] = spec.security.privileged
+    if plan["namespaces"].get("cgroup") == "private":
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            plan["cgroupfs"] = host_hierarchies(f.read())
     write_json_atomic(paths.plan, plan)
 
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from engine.state import LogLine, parse_rfc3339, rfc3339_nano
 
-__all__ = ["LogWriter", "log_files", "read_lines", "follow"]
+__all__ = ["LogWriter", "log_files", "read_lines", "read_with_offset", "follow"]
 
 _MAX_PARTIAL = 16 * 1024
 
@@ -99,14 +99,24 @@ def _parse(raw: str) -> LogLine | None:
 
 def read_lines(path: str, since: float | None = None) -> list[LogLine]:
     """Every record in all files of the log, oldest first, optionally only those after ``since``."""
-    out = []
+    return read_with_offset(path, since)[0]
+
+
+def read_with_offset(path: str, since: float | None = None) -> tuple[list[LogLine], int]:
+    """Records as in read_lines, plus the byte offset in ``path`` just after the last complete one."""
+    out: list[LogLine] = []
+    offset = 0
     for name in log_files(path):
-        with open(name, encoding="utf-8") as f:
-            for raw in f:
-                line = _parse(raw) if raw.endswith("\n") else None
-                if line and (since is None or parse_rfc3339(line.time) >= since):
-                    out.append(line)
-    return out
+        with open(name, "rb") as f:
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        if name == path:
+            offset = len(complete)
+        for raw in complete.decode("utf-8", "replace").splitlines():
+            line = _parse(raw)
+            if line and (since is None or parse_rfc3339(line.time) >= since):
+                out.append(line)
+    return out, offset
 
 
 def follow(path: str, offset: int, alive) -> Iterator[LogLine]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from engine.runtime import syscalls as sc
+from engine.runtime.cgroupfs import mount_cgroupfs
 from engine.runtime.devices import populate_dev
 from engine.runtime.safepath import ensure_in_root, fd_path, open_in_root
 
@@ -101,6 +102,7 @@ def _system_mounts(root_fd: int, plan: dict) -> None:
         _at(root_fd, "/sys", "sysfs", _NSE | sc.MS_RDONLY, None)
     except PermissionError:  # host network namespace: sysfs refuses a new instance
         _bind(root_fd, "/sys", "/sys", True)
+    mount_cgroupfs(root_fd, plan.get("cgroupfs", []))
     if plan.get("console"):
         _at(root_fd, "/dev/console", None, sc.MS_BIND, None, source=plan["console"], kind="file")
 

@@ -163,3 +163,18 @@ def test_readonly_rootfs_and_tmpfs_mount(eng, busybox_rootfs):
     _, out, err = run(eng, busybox_rootfs, "touch /x && echo ROOTRW; touch /scratch/y && echo TMPFS_OK",
                       security=sec, mounts=mounts)
     assert "ROOTRW" not in out and "TMPFS_OK" in out
+
+
+def test_cgroupfs_shows_only_the_containers_cgroup_read_only(eng, busybox_rootfs):
+    from engine.spec import ResourceSpec
+
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        pytest.skip("checks the v1 memory hierarchy layout")
+    code, out, err = run(eng, busybox_rootfs,
+                         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                         "wc -l < /sys/fs/cgroup/pids/cgroup.procs; mkdir /sys/fs/cgroup/memory/x && echo MADE",
+                         resources=ResourceSpec(memory=64 << 20))
+    limit, procs = out.split()[:2]
+    assert limit == str(64 << 20)
+    assert int(procs) <= 3  # init, sh, wc: none of the host's processes
+    assert "MADE" not in out and "Read-only" in err
