@@ -268,3 +268,31 @@ def test_links_resolve_for_the_linking_client_only_and_ttl_is_configurable():
         assert other.rcode == wire.NXDOMAIN
         assert up.seen == ["database"]  # not ours for the back client: forwarded
     run(body, ttl=600)
+
+
+def test_ipv6_listener_identifies_ipv6_clients():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this kernel")
+
+    async def main():
+        reg = Registry()
+        reg.add("v6net", "cli", "", ["cli"], ipv6="::1")
+        reg.add("v6net", "api1", "10.7.0.2", ["api"], ipv6="fd00::2")
+        server = DnsServer(reg, upstreams=[])
+        try:
+            try:
+                (addr,) = await server.start([("::1", 0)])
+            except OSError as exc:
+                pytest.skip(f"cannot bind ::1: {exc}")
+            loop = asyncio.get_running_loop()
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+                s.setblocking(False)
+                s.connect(addr)
+                await loop.sock_sendall(s, wire.build_query("api", wire.AAAA))
+                udp = wire.parse_response(await asyncio.wait_for(loop.sock_recv(s, 4096), 3))
+            tcp = wire.parse_response(await ask_tcp(addr, wire.build_query("api"), "::1"))
+        finally:
+            await server.stop()
+        assert [a.value for a in udp.answers] == ["fd00::2"]
+        assert [a.value for a in tcp.answers] == ["10.7.0.2"]
+    asyncio.run(main())
