@@ -15,11 +15,25 @@ from pyroute2 import IPRoute
 
 from engine.network import NetworkManager, create_netns, remove_netns, run_in_netns
 
-__all__ = ["Lab", "Server", "make_lab", "tcp_ask", "udp_ask", "tcp_blocked", "run", "OUTSIDE_IP"]
+__all__ = ["host_snapshot", "Lab", "Server", "make_lab", "tcp_ask", "udp_ask", "tcp_blocked", "run", "OUTSIDE_IP"]
 
 UPLINK_HOST_IP = "198.51.100.1"
 OUTSIDE_IP = "198.51.100.2"
 UPLINK_MTU = 1400
+
+
+def host_snapshot(mount_filter: str = "") -> dict[str, str]:
+    """What a leak would change in this netns: links, named netns, nft tables, netns mounts.
+
+    Mounts are limited to those under ``mount_filter`` (other sessions share this machine).
+    """
+    def out(*argv: str) -> str:
+        return subprocess.run(argv, capture_output=True, text=True).stdout
+    links = sorted(line.split(":")[1].strip() for line in out("ip", "-o", "link").splitlines())
+    with open("/proc/self/mountinfo") as f:
+        mounts = sorted(line.split()[4] for line in f if mount_filter in line.split()[4])
+    return {"links": "\n".join(links), "netns": out("ip", "netns"),
+            "nft": out("nft", "list", "tables"), "mounts": "\n".join(mounts)}
 
 
 class Server:
