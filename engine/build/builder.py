@@ -207,7 +207,7 @@ class Builder:
         try:
             return self.puller(self.store, ref)
         except Exception as exc:  # noqa: BLE001 - the puller's errors name the image
-            raise BuildError(f"{ref}: not in the local store and pulling it failed: {exc}") from None
+            raise ValueError(f"{ref}: not in the local store and pulling it failed: {exc}") from None
 
     def _onbuild(self, run: _StageRun) -> list[Instruction]:
         """The base image's ONBUILD triggers, run first (and not inherited further), like Docker."""
