@@ -19,11 +19,11 @@ __all__ = ["create", "write_plan", "release_cgroup", "cgroup_stats", "since_seco
            "resolve_rootfs"]
 
 
-def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict]:
-    """(lower layer dirs top first, image runtime config) for a directory or an image reference."""
+def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict, list | None]:
+    """(lower dirs top first, image runtime config, [layers root, short keys] or None) for a rootfs."""
     if ref.startswith("/"):
         validate.check_rootfs_dir(ref)
-        return [ref], {}
+        return [ref], {}, None
     try:
         from engine.images.store import ImageStore
     except ImportError:
@@ -32,27 +32,29 @@ def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict]:
         image = ImageStore(os.path.join(root, "images")).lookup(ref)
     except Exception as exc:  # the store's own errors become the engine's
         raise ImageNotFound(str(exc)) from None
-    return list(image.layer_dirs), dict(image.config.get("config") or {})
+    keys, keys_root = getattr(image, "layer_keys", None), getattr(image, "layers_root", "")
+    short = [keys_root, list(keys)] if keys and keys_root and len(keys) == len(image.layer_dirs) else None
+    return list(image.layer_dirs), dict(image.config.get("config") or {}), short
 
 
-def _validate(root: str, spec: ContainerSpec, names: set) -> tuple[list[str], dict, list[dict]]:
+def _validate(root: str, spec: ContainerSpec, names: set) -> tuple[list[str], dict, list | None, list[dict]]:
     if not spec.name or "/" in spec.name:
         raise InvalidSpec(f"invalid container name {spec.name!r}")
     if spec.name in names:
         raise NameInUse(f'Conflict. The container name "{spec.name}" is already in use')
-    lower, image = resolve_rootfs(root, spec.rootfs)
+    lower, image, short = resolve_rootfs(root, spec.rootfs)
     validate.check_resources(spec)
     validate.check_mounts(spec)
     validate.check_sysctls(spec)
     devices = [describe_host_device(d.host_path, d.container_path, d.permissions)
                for d in spec.security.devices]
     validate.check_user(spec, lower, user_of(spec, image))
-    return lower, image, devices
+    return lower, image, short, devices
 
 
 def create(root: str, spec: ContainerSpec, cid: str, paths: ContainerPaths, names: set) -> None:
     """Validate, then write config, state and /etc files; on any error nothing is left."""
-    lower, image, devices = _validate(root, spec, names)
+    lower, image, short, devices = _validate(root, spec, names)
     for m in spec.mounts:
         if m.type == "bind" and m.create_host_path:
             os.makedirs(m.source, exist_ok=True)
@@ -69,7 +71,7 @@ def create(root: str, spec: ContainerSpec, cid: str, paths: ContainerPaths, name
                 f.write(text)
         write_json_atomic(paths.config, {
             "id": cid, "name": spec.name, "created_at": now_rfc3339(), "spec": spec_to_dict(spec),
-            "lower": lower, "image": image, "devices": devices,
+            "lower": lower, "lower_keys": short, "image": image, "devices": devices,
             "stop_signal": stop_signal_of(spec, image)})
         write_json_atomic(paths.state, {"state": "created", "pid": 0, "exit_code": 0})
     except BaseException:
@@ -100,6 +102,7 @@ def write_plan(root: str, cid: str, paths: ContainerPaths, cfg: dict, peer_pid) 
                       namespace_modes(spec, peer_pid), volume_path=_volume_path(root),
                       devices=cfg.get("devices", []), caps=caps, seccomp_bpf=bpf)
     plan["privileged"] = spec.security.privileged
+    plan["lower_keys"] = cfg.get("lower_keys")
     if plan["namespaces"].get("cgroup") == "private":
         with open("/proc/self/mountinfo", encoding="utf-8") as f:
             plan["cgroupfs"] = host_hierarchies(f.read())

@@ -131,6 +131,9 @@ def prepare_rootfs(plan: dict) -> str:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     merged = plan["merged"]
     lower = ":".join(plan["lower"])
+    if len(lower) > 3000 and plan.get("lower_keys"):  # mount data is limited to one page
+        os.chdir(plan["lower_keys"][0])
+        lower = ":".join(plan["lower_keys"][1])
     sc.mount("overlay", merged, "overlay", 0,
              f"lowerdir={lower},upperdir={plan['upper']},workdir={plan['work']}")
     root_fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
