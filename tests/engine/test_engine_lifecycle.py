@@ -212,3 +212,30 @@ def test_logs_follow_until_exit(eng, busybox_rootfs):
     cid = eng.create(sh(busybox_rootfs, "echo a; sleep 0.3; echo b; sleep 0.3; echo c"))
     eng.start(cid)
     assert [x.message for x in eng.logs(cid, follow=True)] == ["a\n", "b\n", "c\n"]
+
+
+def test_stop_a_paused_container(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 1000"))
+    eng.start(cid)
+    eng.pause(cid)
+    t0 = time.monotonic()
+    eng.stop(cid, timeout=5)
+    assert time.monotonic() - t0 < 3
+    assert eng.inspect(cid).state == "exited"
+
+
+def test_custom_stop_signal_reaches_the_app(eng, busybox_rootfs):
+    script = "trap 'echo got-usr1; exit 0' USR1; while true; do sleep 0.05; done"
+    cid = eng.create(sh(busybox_rootfs, script, stop_signal="SIGUSR1"))
+    eng.start(cid)
+    time.sleep(0.3)
+    eng.stop(cid, timeout=5)
+    assert eng.wait(cid, 5).exit_code == 0
+    assert [x.message for x in eng.logs(cid)] == ["got-usr1\n"]
+
+
+def test_exec_as_unknown_user_fails_clearly(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 100"))
+    eng.start(cid)
+    res = eng.exec(cid, ["true"], user="ghost")
+    assert res.exit_code == 126 and b"unable to find user ghost" in res.stderr
