@@ -388,13 +388,16 @@ def _healthcheck(value: Any, ctx: _Ctx, path: Path) -> dict[str, Any]:
 def _file_refs(value: Any, ctx: _Ctx, path: Path) -> list[dict[str, Any]]:
     """Service ``secrets``/``configs``: ``name`` -> ``{source: name}``; uid/gid text, mode octal."""
     out = []
-    for item in value or []:
+    for i, item in enumerate(value or []):
         entry = {"source": item} if isinstance(item, str) else dict(item)
         for key in ("uid", "gid"):
             if entry.get(key) is not None:
                 entry[key] = _str(entry[key])
         if entry.get("mode") is not None:
-            entry["mode"] = _file_mode(entry["mode"])
+            try:
+                entry["mode"] = _file_mode(entry["mode"])
+            except (ValueError, TypeError):
+                raise ctx.error(f"invalid file mode {entry['mode']!r}", path + (i, "mode")) from None
         out.append(entry)
     return out
 

@@ -63,7 +63,7 @@ def _default(f: Any) -> Any:
 
 def _is_empty_default(value: Any, default: Any) -> bool:
     """False/empty values left at their default are omitted, as Compose's omitempty does."""
-    if value is False and default is False:
+    if (value is False and default is False) or (value == "" and default == ""):
         return True
     return isinstance(value, (tuple, Mapping)) and not value and value == default
 
@@ -300,9 +300,12 @@ class Ulimit:
 
     @classmethod
     def from_value(cls, value: Any) -> "Ulimit":
-        if isinstance(value, Mapping):
-            return cls(int(value["soft"]), int(value["hard"]))
-        return cls(int(value), int(value))
+        try:
+            if isinstance(value, Mapping):
+                return cls(int(value["soft"]), int(value["hard"]))
+            return cls(int(value), int(value))
+        except (KeyError, TypeError, ValueError):
+            raise ComposeError(f"ulimit must be an integer or {{soft, hard}}: {value!r}") from None
 
     def to_value(self) -> Any:
         return self.soft if self.soft == self.hard else {"soft": self.soft, "hard": self.hard}
@@ -494,6 +497,7 @@ class Project(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         out = _Base.to_dict(self)
+        out.setdefault("services", {})  # Compose always prints it, even empty
         for key in ("networks", "volumes", "secrets", "configs"):
             if out.get(key) == {}:
                 del out[key]

@@ -158,7 +158,7 @@ def normalize(
     home = env.get("HOME") or os.path.expanduser("~")
     data = canonicalize(data, working_dir=working_dir, home=home, locator=locator)
     working_dir = os.path.abspath(working_dir)
-    services = data.get("services") or {}
+    services = data.setdefault("services", {})
     for name, service in services.items():
         try:
             if skip_normalization:

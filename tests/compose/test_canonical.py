@@ -234,3 +234,8 @@ def test_input_is_not_modified():
 
 def test_extensions_and_unknown_keys_kept():
     assert svc(**{"x-foo": {"a": 1}, "image": "redis"}) == {"x-foo": {"a": 1}, "image": "redis"}
+
+
+def test_bad_file_mode_is_a_compose_error():
+    with pytest.raises(ComposeError, match="invalid file mode '\\$theint'"):
+        svc(secrets=[{"source": "s", "mode": "$theint"}])

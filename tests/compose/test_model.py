@@ -100,3 +100,17 @@ def test_hand_built_project():
     project = Project(name="p", services={"a": Service(name="a", image="busybox", scale=0)})
     assert project.service("a").replicas == 0
     assert project.to_dict() == {"name": "p", "services": {"a": {"image": "busybox", "scale": 0}}}
+
+
+def test_partial_ulimit_is_a_compose_error():
+    with pytest.raises(ComposeError, match="ulimit must be"):
+        Project.from_dict({"name": "p", "services": {"a": {"ulimits": {"nofile": {"soft": 1}}}}})
+
+
+def test_empty_project_and_bare_bind_round_trip():
+    data = normalize({"services": {"t": {"volumes": [{"type": "bind", "bind": {"create_host_path": False}}]}}},
+                     project_name="p", working_dir="/w", env={})
+    assert Project.from_dict(data).to_dict() == data
+    empty = normalize({}, project_name="p", working_dir="/w", env={})
+    assert empty == {"name": "p", "services": {}}
+    assert Project.from_dict(empty).to_dict() == empty

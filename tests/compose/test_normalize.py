@@ -30,8 +30,9 @@ def _as_config(expected: dict) -> dict:
     Normalize() alone leaves paths relative, environment lists as lists and
     depends_on without defaults; the config pipeline resolves paths against the
     working dir, prints environment as a map, fills ``required: true`` and
-    omits ``restart: false`` (omitempty).
+    omits ``restart: false`` (omitempty); ``services`` is always printed.
     """
+    expected.setdefault("services", {})
     for service in (expected.get("services") or {}).values():
         build = service.get("build")
         if build is not None:
