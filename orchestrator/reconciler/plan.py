@@ -57,7 +57,12 @@ class Desired:
     timeout: float | None = None
 
     def replicas(self, service: Service) -> int:
-        return self.scale.get(service.name, service.replicas)
+        """``--scale`` override, else the service's count (``deploy.mode: global`` = 1 on one host)."""
+        if service.name in self.scale:
+            return self.scale[service.name]
+        if service.deploy is not None and service.deploy.mode == "global":
+            return 1
+        return service.replicas
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ lowest free numbers. A config-hash change recreates; with
 waits for each batch to be ready (running and healthy) and for ``delay``, so a
 3-replica service keeps at least 2 ready. ``start-first`` starts the new
 replica in a free slot and the surplus old one is removed once it is ready.
+``monitor`` keeps a new replica under watch that long before the next batch;
+a new replica that fails (non-zero exit, unhealthy) pauses the rollout unless
+``failure_action: continue`` (rollback is not supported and pauses too).
 """
 
 from __future__ import annotations
@@ -88,9 +91,35 @@ def _free_numbers(used: set[int], count: int) -> list[int]:
 
 
 def _rolling_in_progress(ctx: ServiceContext, current: Sequence[ObservedContainer]) -> bool:
-    """A batch is still coming up: an up-to-date replica not ready yet."""
-    return any(not ctx.outdated(c) and (c.state == "created" or (c.running and not c.ready))
-               for c in current)
+    """A batch is still coming up: an up-to-date replica not ready yet, or inside its monitor window."""
+    return _rollout_wait(ctx, current) is not None
+
+
+def _rollout_wait(ctx: ServiceContext, current: Sequence[ObservedContainer]) -> float | None:
+    """None when no new replica is pending, else when the wait ends (0 = unknown: on an event)."""
+    update = ctx.service.deploy.update_config if ctx.service.deploy else None
+    monitor = (update.monitor if update else None) or 0.0
+    until: float | None = None
+    for c in current:
+        if ctx.outdated(c):
+            continue
+        if c.state in ("created", "restarting") or (c.running and not c.ready):
+            return 0.0
+        if c.running and monitor and ctx.now < c.started_at + monitor:
+            until = max(until or 0.0, c.started_at + monitor)
+    return until
+
+
+def _rollout_failure(ctx: ServiceContext, current: Sequence[ObservedContainer]) -> str:
+    """Why the rollout should stop: a new replica exited with an error or is unhealthy."""
+    for c in current:
+        if ctx.outdated(c):
+            continue
+        if c.state in ("exited", "dead") and c.exit_code != 0:
+            return f"container {c.name} exited ({c.exit_code})"
+        if c.health == "unhealthy":
+            return f"container {c.name} is unhealthy"
+    return ""
 
 
 def _remove(ctx: ServiceContext, c: ObservedContainer, reason: str) -> RemoveContainer:
@@ -135,8 +164,15 @@ def _recreate(ctx: ServiceContext, current: list[ObservedContainer], out: list[A
         out += [_create(ctx, c.number, replace=c.name, reason="config changed") for c in stale]
         return {c.name for c in stale}
     name = ctx.service.name
-    if _rolling_in_progress(ctx, current):
-        out.append(WaitFor(name, name, "rollout"))
+    failure = _rollout_failure(ctx, current)
+    if failure and (update.failure_action or "pause") != "continue":
+        note = "" if (update.failure_action or "pause") == "pause" else " (rollback is not supported: paused)"
+        out += [WaitFor(name, name, "update_paused"),
+                Warn(f'service "{name}": update paused: {failure}{note}')]
+        return {c.name for c in stale}
+    wait = _rollout_wait(ctx, current)
+    if wait is not None:
+        out.append(WaitFor(name, name, "rollout", until=wait or None))
         return {c.name for c in stale}
     last = ctx.state.last_rollout.get(name)
     if last is not None and update.delay and ctx.now < last + update.delay:

@@ -127,6 +127,8 @@ SCALE_ROWS = [
     ("scale down prefers out-of-date, then highest", S3, [w(1, hash=OLD), w(2), w(3)],
      {"scale": {"web": 2}, "no_recreate": False}, ["remove web-1"]),
     ("scale to zero removes all", S3, [w(1), w(2)], {"scale": {"web": 0}}, ["remove web-2", "remove web-1"]),
+    ("deploy.mode global is one replica on one host",
+     {"web": {"image": "nginx", "deploy": {"mode": "global", "replicas": 4}}}, [], {}, ["create web-1"]),
     ("scale key in compose", {"web": {"image": "nginx", "scale": 2}}, [], {}, ["create web-1", "create web-2"]),
     ("duplicate slot number: keep the running one",
      S1, [c("web", 1, "exited", services=S1, name="p-web-1-old"), c("web", 1, services=S1)], {},
@@ -176,8 +178,8 @@ def test_recreate(services, observed, flags, expected):
 
 
 # -- rolling update (deploy.update_config) -----------------------------------------------------------
-def rolling(order="stop-first", parallelism=1, delay=None):
-    cfg = {"parallelism": parallelism, "order": order}
+def rolling(order="stop-first", parallelism=1, delay=None, **more):
+    cfg = {"parallelism": parallelism, "order": order, **more}
     if delay:
         cfg["delay"] = delay
     return {"web": {"image": "nginx", "healthcheck": HC,
@@ -188,6 +190,8 @@ R = rolling()
 RS = rolling("start-first")
 R2 = rolling(parallelism=2)
 RD = rolling(delay="10s")
+RM = rolling(monitor="5s")
+RC = rolling(failure_action="continue")
 
 
 def r(n, health="healthy", services=R, **kw):
@@ -221,6 +225,21 @@ ROLLING_ROWS = [
     ("start-first: new one healthy -> an old one goes, the next new one starts",
      RS, [r(1, hash=OLD, services=RS), r(2, hash=OLD, services=RS), r(3, hash=OLD, services=RS),
           r(4, services=RS)], {}, PlanState(), ["remove web-3", "create web-3 [roll]"]),
+    ("a failed new replica pauses the rollout",
+     R, [r(1, hash=OLD), r(2, hash=OLD), c("web", 3, "exited", exit=1, services=R)], {}, PlanState(),
+     ["wait web<-web update_paused", 'warn service "web": update paused: container p-web-3 exited (1)']),
+    ("an unhealthy new replica pauses too",
+     R, [r(1, hash=OLD), r(2, hash=OLD), r(3, "unhealthy")], {}, PlanState(),
+     ["wait web<-web update_paused", 'warn service "web": update paused: container p-web-3 is unhealthy']),
+    ("failure_action continue goes on",
+     RC, [r(1, hash=OLD, services=RC), r(2, hash=OLD, services=RC), c("web", 3, "exited", exit=1, services=RC)],
+     {}, PlanState(), ["recreate web-2 [roll]"]),
+    ("monitor: a new replica is watched before the next batch",
+     RM, [r(1, hash=OLD, services=RM), r(2, hash=OLD, services=RM), r(3, services=RM, started=NOW - 2)], {},
+     PlanState(), ["wait web<-web rollout"]),
+    ("monitor elapsed",
+     RM, [r(1, hash=OLD, services=RM), r(2, hash=OLD, services=RM), r(3, services=RM, started=NOW - 5)], {},
+     PlanState(), ["recreate web-2 [roll]"]),
     ("busy slots are left alone",
      R, [r(1, hash=OLD), r(2, hash=OLD), r(3, hash=OLD)], {}, PlanState(busy=frozenset({"p-web-3"})),
      ["recreate web-2 [roll]"]),
@@ -231,6 +250,15 @@ ROLLING_ROWS = [
                          [r_[1:] for r_ in ROLLING_ROWS], ids=[r_[0] for r_ in ROLLING_ROWS])
 def test_rolling_update(services, observed, flags, state, expected):
     assert run(services, observed, state=state, **flags) == expected
+
+
+def test_wait_until_times_are_given_for_requeue():
+    (wait,) = plan(Desired(project(RM)), [r(1, hash=OLD, services=RM), r(2, services=RM, started=NOW - 2),
+                                          r(3, services=RM)], NOW, PlanState(networks=frozenset({"p_default"})))
+    assert isinstance(wait, WaitFor) and wait.until == NOW + 3
+    (wait,) = plan(Desired(project(RD)), [r(1, hash=OLD, services=RD), r(2, services=RD), r(3, services=RD)],
+                   NOW, PlanState(networks=frozenset({"p_default"}), last_rollout={"web": NOW - 4}))
+    assert wait.until == NOW + 6
 
 
 def test_rolling_update_keeps_n_minus_1_ready_at_every_step():
