@@ -219,11 +219,37 @@ def to_yaml(project: Mapping[str, Any]) -> str:
     )
 
 
-def to_json(project: Mapping[str, Any]) -> str:
-    """The model as ``docker compose config --format json`` prints it."""
-    data = ordered(project)
-    for service in (data.get("services") or {}).values():
+def _json_shape(data: dict[str, Any]) -> dict[str, Any]:
+    """Go's JSON tags: nested ``x-*`` dropped, ``ipam`` always present, services' ``command``."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if not str(k).startswith("x-")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    out = {k: (v if str(k).startswith("x-") else strip(v)) for k, v in data.items()}
+    for network in (out.get("networks") or {}).values():
+        if isinstance(network, dict) and "ipam" not in network:
+            keys = list(network)
+            at = next((i for i, k in enumerate(keys) if _INDEX["network"].get(k, (0,))[0] > 3), len(keys))
+            items = list(network.items())
+            network.clear()
+            network.update(items[:at] + [("ipam", {})] + items[at:])
+    for service in (out.get("services") or {}).values():
         if isinstance(service, dict):
             service.setdefault("command", None)
             service.setdefault("entrypoint", None)
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return {k: out[k] for k in sorted(out)}
+
+
+def _escape_html(text: str) -> str:
+    """Go's encoding/json escapes <, > and & inside strings."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def to_json(project: Mapping[str, Any]) -> str:
+    """The model as ``docker compose config --format json`` prints it (Go encoding/json style)."""
+    text = json.dumps(_json_shape(ordered(project)), indent=2, ensure_ascii=False)
+    return _escape_html(text)

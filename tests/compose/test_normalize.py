@@ -10,7 +10,7 @@ import yaml
 
 from orchestrator.compose.errors import ComposeError
 from orchestrator.compose.normalize import normalize
-from orchestrator.compose.output import to_yaml
+from orchestrator.compose.output import to_json, to_yaml
 from orchestrator.compose.parse import Locator, parse_yaml
 
 PAIRS = "compose-go/go-test-snippets/loader/normalize"
@@ -86,6 +86,22 @@ def test_full_example_matches_expected_yaml_exactly(conformance):
     expected = (folder / "expected.yaml").read_text()
     expected = expected.replace("${WORKDIR}", str(folder)).replace("${HOME}", "/home/tester")
     assert to_yaml(got) == expected
+
+
+def test_full_example_matches_expected_json_exactly(conformance):
+    folder, model = _load_full_example(conformance)
+    env = {"HOME": "/home/tester", "BAR": "this is a secret", "QUX": "qux_from_environment"}
+    got = normalize(
+        model,
+        project_name="full_example_project_name",
+        working_dir=str(folder),
+        env=env,
+        skip_normalization=True,
+        discard_env_files=False,
+    )
+    expected = (folder / "expected.json").read_text()
+    expected = expected.replace("${WORKDIR}", str(folder)).replace("${HOME}", "/home/tester")
+    assert to_json(got) == expected
 
 
 def test_full_example_normalised_names_networks_and_drops_env_file(conformance):

@@ -70,9 +70,14 @@ def test_lists_are_indented_like_compose():
     assert to_yaml({"services": {"s": {"cap_add": ["ALL"]}}}) == "services:\n  s:\n    cap_add:\n      - ALL\n"
 
 
-def test_json_has_command_and_entrypoint_null():
-    data = json.loads(to_json({"name": "p", "services": {"s": {"image": "x"}}}))
-    assert data == {"name": "p", "services": {"s": {"image": "x", "command": None, "entrypoint": None}}}
+def test_json_is_shaped_like_go_encoding():
+    text = to_json({"name": "p", "services": {"s": {"image": "x", "x-n": 1, "command": ["a>b"]}},
+                    "networks": {"n": {"name": "p_n", "external": True}}, "x-top": 1})
+    data = json.loads(text)
+    assert list(data) == ["name", "networks", "services", "x-top"]  # a Go map: sorted
+    assert data["services"] == {"s": {"command": ["a>b"], "image": "x", "entrypoint": None}}
+    assert list(data["networks"]["n"]) == ["name", "ipam", "external"]
+    assert "a\\u003eb" in text
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
