@@ -1,0 +1,141 @@
+"""``shoal build [SERVICE...]`` for compose ``build:`` sections, and ``shoal image bootstrap``.
+
+Each service with a ``build:`` key is built by ``engine.build`` into the engine's
+image store and named like compose does: its ``image:`` or ``<project>-<service>``,
+plus ``build.tags``. Progress is BuildKit-style plain lines on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, Callable, Mapping
+
+__all__ = ["register", "build_options", "image_name", "parse_build_args"]
+
+
+def _fail(message: str) -> Exception:
+    from orchestrator.cli.main import ShoalError
+    return ShoalError(message)
+
+
+def image_name(project: str, service: str, svc: Mapping[str, Any]) -> str:
+    """The name compose gives a built image: ``image:`` or ``<project>-<service>``."""
+    return svc.get("image") or f"{project}-{service}".lower()
+
+
+def parse_build_args(items: list[str] | None, env: Mapping[str, str]) -> dict[str, str]:
+    """``--build-arg K=V`` / ``--build-arg K`` (value from the environment, dropped when unset)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if eq:
+            out[key] = value
+        elif key in env:
+            out[key] = env[key]
+    return out
+
+
+def build_options(project: str, service: str, svc: Mapping[str, Any], cli_args: Mapping[str, str],
+                  no_cache: bool, pull: bool) -> dict[str, Any]:
+    """Keyword arguments for ``engine.build.build`` from a normalised compose service."""
+    b = svc["build"]
+    name = image_name(project, service, svc)
+    tags = [name] + [t for t in b.get("tags") or [] if t != name]
+    return {
+        "context_dir": b["context"], "dockerfile": b.get("dockerfile") or "Dockerfile",
+        "dockerfile_inline": b.get("dockerfile_inline"), "target": b.get("target"),
+        "build_args": {**(b.get("args") or {}), **cli_args}, "labels": dict(b.get("labels") or {}),
+        "tags": tags, "no_cache": bool(no_cache or b.get("no_cache")), "pull": bool(pull or b.get("pull")),
+    }
+
+
+def _printer(service: str, mode: str, quiet: bool) -> Callable[[str], None]:
+    if quiet:
+        return lambda line: None
+    prefix = f"[{service}] " if mode == "tty" else ""
+    return lambda line: print(prefix + line, file=sys.stderr, flush=True)
+
+
+def _engine_and_store():
+    from engine.api import Engine
+    from engine.images.store import ImageStore
+    engine = Engine()
+    return engine, ImageStore(os.path.join(engine.root, "images"))
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from engine.build import BuildError, build
+    from orchestrator.compose.loader import ProjectOptions, load_project
+    loaded = load_project(ProjectOptions.from_args(args, services=tuple(args.services)))
+    services = loaded.data.get("services") or {}
+    unknown = [s for s in args.services if s not in services]
+    if unknown:
+        raise _fail(f"no such service: {unknown[0]}")
+    wanted = [s for s in (args.services or sorted(services)) if services[s].get("build")]
+    cli_args = parse_build_args(args.build_args, os.environ)
+    mode = args.build_progress or ("plain" if args.progress in ("auto", "plain", "json") else args.progress)
+    engine, store = _engine_and_store()
+    for service in wanted:
+        opts = build_options(loaded.name, service, services[service], cli_args, args.no_cache, args.pull)
+        started = time.monotonic()
+        try:
+            image_id = build(opts.pop("context_dir"), store=store, engine=engine,
+                             progress=_printer(service, mode, args.quiet or mode == "quiet"), **opts)
+        except BuildError as exc:
+            raise _fail(f"service {service!r} failed to build: {exc}") from None
+        if args.quiet:
+            print(image_id)
+        else:
+            print(f"Service {service}: built {opts['tags'][0]} ({image_id[7:19]}) in "
+                  f"{time.monotonic() - started:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_bootstrap(args: argparse.Namespace) -> int:
+    from engine.build.bootstrap import BootstrapError, bootstrap
+    engine, store = _engine_and_store()
+    try:
+        result = bootstrap(store, args.image, mirror=args.mirror,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except BootstrapError as exc:
+        raise _fail(str(exc)) from None
+    print(result.image_id)
+    print(f"tagged {', '.join(result.names)} ({result.size / 1e6:.0f} MB unpacked, "
+          f"{result.seconds:.0f}s)", file=sys.stderr)
+    return 0
+
+
+def _add_bootstrap(sub: Any) -> None:
+    p = sub.add_parser("bootstrap", help="make a minimal Debian base image with debootstrap (offline builds)")
+    p.add_argument("image", help="debian:<suite> or debian:<suite>-slim, e.g. debian:bookworm-slim")
+    p.add_argument("--mirror", default=None, help="Debian mirror (default $SHOAL_DEBIAN_MIRROR or deb.debian.org)")
+    p.set_defaults(func=_cmd_bootstrap)
+
+
+def _image_subparsers(subparsers: Any) -> Any:
+    """The sub-commands action of ``shoal image`` (made here when images_cmd is absent)."""
+    image = subparsers.choices.get("image")
+    if image is None:
+        image = subparsers.add_parser("image", help="manage images")
+    for action in image._actions:  # argparse keeps the sub-commands action only here
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return image.add_subparsers(dest="image_command", metavar="COMMAND")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``build`` and ``image bootstrap``."""
+    p = subparsers.add_parser("build", help="build or rebuild services")
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+    p.add_argument("--build-arg", dest="build_args", action="append", metavar="KEY=VAL",
+                   help="set build-time variables for services")
+    p.add_argument("--no-cache", action="store_true", help="do not use cache when building the image")
+    p.add_argument("--pull", action="store_true", help="always attempt to pull a newer version of the image")
+    p.add_argument("--progress", dest="build_progress", choices=("auto", "tty", "plain", "quiet"), default=None,
+                   help="type of progress output")
+    p.add_argument("-q", "--quiet", action="store_true", help="don't print anything to stderr; print image ids")
+    p.set_defaults(func=_cmd_build)
+    _add_bootstrap(_image_subparsers(subparsers))
