@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, Callable, Literal, Protocol, Sequence
 
+from engine.errors import ContainerNotFound
 from engine.spec import ContainerSpec
 from engine.state import ContainerInfo
 from orchestrator.clock import Clock, SystemClock
@@ -170,8 +171,14 @@ class Executor:
         return cid
 
     async def _discard(self, name: str, timeout: float | None, volumes: bool = False) -> None:
-        """Stop (with the grace period) and remove a container; optionally its anonymous volumes."""
-        info = await self._call(self.engine.inspect, name)
+        """Stop (with the grace period) and remove a container; optionally its anonymous volumes.
+
+        A container already gone counts as removed: a level-triggered plan may race an engine event.
+        """
+        try:
+            info = await self._call(self.engine.inspect, name)
+        except ContainerNotFound:
+            return
         if info.state in ("running", "paused"):
             await self._call(self.engine.stop, name, timeout)
         await self._call(self.engine.remove, name, True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace as dc_replace
 
 from engine.errors import StartFailed
 from orchestrator.clock import FakeClock
 from orchestrator.compose.model import Project
-from orchestrator.reconciler.actions import (CreateContainer, RemoveContainer, RestartContainer, WaitFor)
+from orchestrator.reconciler.actions import (CreateContainer, RemoveContainer, RestartContainer,
+                                             StartContainer, WaitFor)
 from orchestrator.reconciler.executor import Executor
 from orchestrator.reconciler.observed import from_engine
 from orchestrator.reconciler.plan import Desired, PlanState, plan
@@ -217,12 +219,44 @@ def test_info_actions_only_emit_events():
     asyncio.run(main())
 
 
-def test_remove_of_missing_container_is_an_error_result():
+def test_remove_of_a_gone_container_is_done_and_name_clashes_are_errors():
     async def main():
         rig = Rig(project({"web": {"image": "x"}}))
         (result,) = await rig.executor.run([RemoveContainer("web", 1, "p-web-1")])
-        assert not result.ok and "no such container" in result.error
+        assert result.ok and rig.engine.names() == []
         (result,) = await rig.executor.run([CreateContainer("web", 1, "p-web-1")])
         assert result.ok and len(result.container_id) == 64
+        (result,) = await rig.executor.run([CreateContainer("web", 1, "p-web-1")])
+        assert not result.ok and result.error == "container name p-web-1 is already in use"
+        (result,) = await rig.executor.run([StartContainer("web", 2, "p-web-2")])
+        assert not result.ok and "no such container" in result.error
+
+    asyncio.run(main())
+
+
+def test_crash_loop_backs_off_exponentially_when_history_is_kept():
+    """The reconciler stores each RestartContainer's history; restarts then come 0.1, 0.2, 0.4 ... s apart."""
+
+    async def main():
+        rig = Rig(project({"web": {"image": "x", "restart": "on-failure:5"}}))
+        await rig.step()
+        state = PlanState(networks=frozenset({"p_default"}))
+        waited: list[float] = []
+        for _ in range(7):
+            rig.engine.exit("p-web-1", 2)  # crashes at once
+            crashed_at = rig.clock.time()
+            actions = plan(Desired(rig.project), rig.observed(), crashed_at, state)
+            restarts = [a for a in actions if isinstance(a, RestartContainer)]
+            if not restarts:
+                break
+            task = asyncio.create_task(rig.executor.run(actions))
+            await rig.clock.run_for(2)  # it crashes again 2 s later at most: no 10 s reset
+            assert (await task)[0].ok
+            waited.append(round(rig.engine.by_name("p-web-1").started_at - crashed_at, 3))
+            state = dc_replace(state, restarts={**state.restarts, "p-web-1": restarts[0].history})
+        assert waited == [0.1, 0.2, 0.4, 0.8, 1.6]  # on-failure:5, then it gives up
+        final = plan(Desired(rig.project), rig.observed(), rig.clock.time(), state)
+        assert [type(a).__name__ for a in final] == ["MarkFailed"]
+        assert rig.engine.by_name("p-web-1").state == "exited"
 
     asyncio.run(main())
