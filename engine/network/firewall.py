@@ -10,6 +10,7 @@ published ports keep working while the daemon is gone.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from engine.network.errors import NetworkError
 from engine.network.types import Network, Publication
 
 __all__ = ["TABLE", "Ruleset", "render", "apply", "delete_table", "table_exists",
-           "ensure_forward_accept", "remove_forward_accept"]
+           "ensure_forward_accept", "remove_forward_accept", "flush_udp_conntrack"]
 
 TABLE = "shoal"
 _COMMENT = "shoal"
@@ -193,3 +194,25 @@ def remove_forward_accept() -> None:
                         pass
                 except FileNotFoundError:
                     break
+
+
+def flush_udp_conntrack(ports: list[int]) -> int:
+    """Delete UDP conntrack entries to these host ports, so new DNAT rules apply (moby#8795).
+
+    Matches the *host* port of the original tuple (the bug moby#53384 still has). Returns
+    how many entries were deleted.
+    """
+    if not ports:
+        return 0
+    from pyroute2 import Conntrack
+    from pyroute2.conntrack import NFCTAttrTuple
+    wanted, n = set(ports), 0
+    with Conntrack() as ct:
+        for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=socket.IPPROTO_UDP))):
+            if entry.tuple_orig.dport in wanted:
+                try:
+                    ct.delete(entry)
+                    n += 1
+                except Exception:  # already expired
+                    pass
+    return n

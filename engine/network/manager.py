@@ -274,9 +274,10 @@ class NetworkManager(PublishMixin):
             self.store.save(st)
             for net in st.networks.values():
                 self._host_ipr(self._realize_bridge, net)
+            strays = self._host_ipr(_remove_strays, st)
             self._restore_placeholders(st)
             self._apply_rules(st)
-        return {"endpoints_removed": removed}
+        return {"endpoints_removed": removed, "links_removed": strays}
 
     def cleanup_all(self) -> None:
         """Remove every shoal bridge, veth, nft table, netns file and the saved state."""
@@ -301,6 +302,17 @@ class NetworkManager(PublishMixin):
         for sock in self._placeholders.values():
             sock.close()
         self._placeholders.clear()
+
+
+def _remove_strays(ipr: IPRoute, st: State) -> list[str]:
+    """Delete shoal-named links the state does not know (left by a crash mid-create)."""
+    known = {n.bridge for n in st.networks.values()} | {e.host_veth for e in st.endpoints.values()}
+    gone = []
+    for prefix in (VETH_PREFIX, BRIDGE_PREFIX):
+        for name in bridge.links_with_prefix(ipr, prefix):
+            if name not in known and bridge.delete_link(ipr, name):
+                gone.append(name)
+    return gone
 
 
 def _valid_mac(mac: str) -> bool:

@@ -14,7 +14,7 @@ import socket
 from typing import Iterable
 
 from engine.network import ports as portmod
-from engine.network import veth
+from engine.network import firewall, veth
 from engine.network.errors import PortError, PortInUse
 from engine.network.store import State
 from engine.network.types import Endpoint, PortBinding, Publication
@@ -48,6 +48,7 @@ class PublishMixin:
                 self._apply_rules(st)  # type: ignore[attr-defined]
                 if endpoint.host_veth:  # a container reaching its own published port
                     self._host_ipr(veth.set_hairpin, endpoint.host_veth)  # type: ignore[attr-defined]
+                self._flush_udp([st.publications[k] for k in keys])
             except BaseException:
                 for key in made:
                     self._release(key)
@@ -146,7 +147,14 @@ class PublishMixin:
             st.publications[port_key] = pub
             self.store.save(st)  # type: ignore[attr-defined]
             self._apply_rules(st)  # type: ignore[attr-defined]
+            self._flush_udp([pub])
             return pub
+
+    def _flush_udp(self, pubs: list[Publication]) -> None:
+        """Forget UDP flows to these ports so the new rules (not stale conntrack) decide."""
+        udp = sorted({p.host_port for p in pubs if p.protocol == "udp"})
+        if udp:
+            self._host(firewall.flush_udp_conntrack, udp)  # type: ignore[attr-defined]
 
 
 def _with_backend(pub: Publication, cid: str, ip: str) -> Publication:

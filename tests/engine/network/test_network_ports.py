@@ -176,3 +176,24 @@ def test_forward_drop_host_with_br_netfilter(lab):
     m.cleanup_all()
     assert "shoal" not in run(lab.host, "iptables-nft", "-S")
     assert "-P FORWARD DROP" in run(lab.host, "iptables-nft", "-S", "FORWARD")  # Docker's untouched
+
+
+def test_udp_client_that_tried_before_publish_is_not_stuck(lab):
+    """A stale UDP conntrack entry (from before the rule) is flushed on publish (moby#8795)."""
+    m = lab.manager
+    m.create_network(NetworkConfig("front"))
+    dns, [ed] = lab.container("dns", "front")
+    lab.server(dns, "dns", 53, proto="udp")
+    client = run_in_netns(lab.host, socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        client.settimeout(0.3)
+        client.bind(("127.0.0.1", 40053))
+        client.sendto(b"early", ("127.0.0.1", 5353))  # nobody there yet: conntrack remembers
+        with pytest.raises(OSError):
+            client.recvfrom(100)
+        m.publish("dns", ed, [PortBinding(53, protocol="udp", host_port=5353)])
+        client.settimeout(3)
+        client.sendto(b"again", ("127.0.0.1", 5353))  # same 4-tuple as before
+        assert client.recvfrom(100)[0].decode().startswith("dns ")
+    finally:
+        client.close()
