@@ -88,8 +88,20 @@ def plan_ipv4(name: str, cfg: IPAMConfig | None, networks: dict[str, Net],
     return IPv4Plan(subnet, gateway, ip_range)  # type: ignore[arg-type]
 
 
-def plan_ipv6(name: str, networks: dict[str, Net]) -> tuple[ipaddress.IPv6Network, ipaddress.IPv6Address]:
-    """A ULA /64 for network ``name`` (stable per name, never overlapping another) and its gateway."""
+def plan_ipv6(name: str, networks: dict[str, Net], cfg: IPAMConfig | None = None
+              ) -> tuple[ipaddress.IPv6Network, ipaddress.IPv6Address]:
+    """Network ``name``'s IPv6 subnet and gateway: ``cfg``'s, else a free ULA /64 stable per name."""
+    if cfg is not None and cfg.subnet:
+        try:
+            subnet = ipaddress.IPv6Network(cfg.subnet, strict=True)
+        except ValueError as exc:
+            raise AddressError(f"invalid IPv6 subnet of network {name} {cfg.subnet!r}: {exc}") from None
+        clash = next((o for o, n in networks.items() if n.version == 6 and n.overlaps(subnet)), None)
+        if clash is not None:
+            raise SubnetConflict(f"network {name}: subnet {subnet} overlaps network {clash}")
+        gateway = check_address(cfg.gateway, subnet, f"IPv6 gateway of network {name}") \
+            if cfg.gateway else subnet.network_address + 1
+        return subnet, gateway  # type: ignore[return-value]
     seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:2], "big")
     base = ipaddress.ip_network(ULA_PREFIX)
     for i in range(65536):

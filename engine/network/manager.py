@@ -108,7 +108,11 @@ class NetworkManager(PublishMixin):
                 if cfg.name not in st.networks:
                     raise NetworkNotFound(f"external network {cfg.name} not found")
                 return st.networks[cfg.name]
-            net = st.networks.get(cfg.name) or self._plan_network(cfg, st)
+            net = st.networks.get(cfg.name)
+            if net is None:
+                net = self._plan_network(cfg, st)
+            else:
+                _check_same(net, cfg)
             st.networks[cfg.name] = net
             self._host_ipr(self._realize_bridge, net)
             self.store.save(st)
@@ -120,8 +124,11 @@ class NetworkManager(PublishMixin):
         if not cfg.name:
             raise NetworkError("a network needs a name")
         v4 = [c for c in cfg.ipam if ":" not in c.subnet]
-        if len(v4) > 1:
-            raise NetworkError(f"network {cfg.name}: only one IPv4 ipam config is supported")
+        v6 = [c for c in cfg.ipam if ":" in c.subnet]
+        if len(v4) > 1 or len(v6) > 1:
+            raise NetworkError(f"network {cfg.name}: one ipam config per IP family is supported")
+        if v6 and not cfg.enable_ipv6:
+            raise NetworkError(f"network {cfg.name}: an IPv6 subnet needs enable_ipv6: true")
         taken = {n: ipaddress.ip_network(x.subnet) for n, x in st.networks.items()}
         taken.update({f"{n} (v6)": ipaddress.ip_network(x.subnet6)
                       for n, x in st.networks.items() if x.subnet6})
@@ -131,7 +138,8 @@ class NetworkManager(PublishMixin):
         mtu = next((int(opts[k]) for k in _MTU_OPTS if k in opts), host_mtu)
         if not 68 <= mtu <= 65535:
             raise NetworkError(f"network {cfg.name}: invalid MTU {mtu}")
-        sub6, gw6 = ipam.plan_ipv6(cfg.name, taken) if cfg.enable_ipv6 else ("", "")
+        sub6, gw6 = ipam.plan_ipv6(cfg.name, taken, v6[0] if v6 else None) \
+            if cfg.enable_ipv6 else ("", "")
         return Network(name=cfg.name, bridge=BRIDGE_PREFIX + _short(cfg.name), subnet=str(plan.subnet),
                        gateway=str(plan.gateway), ip_range=str(plan.ip_range or ""),
                        internal=cfg.internal, subnet6=str(sub6), gateway6=str(gw6), mtu=mtu)
@@ -145,7 +153,8 @@ class NetworkManager(PublishMixin):
             bridge.set_sysctl(f"net/ipv6/conf/{net.bridge}/accept_dad", "0")
             have = {a.get("address") for a in ipr.addr("dump", index=idx, family=10)}
             if net.gateway6 not in have:
-                ipr.addr("add", index=idx, address=net.gateway6, prefixlen=64, flags=veth.IFA_F_NODAD)
+                ipr.addr("add", index=idx, address=net.gateway6,
+                         prefixlen=ipaddress.ip_network(net.subnet6).prefixlen, flags=veth.IFA_F_NODAD)
         if not net.internal:
             bridge.set_sysctl("net/ipv4/ip_forward", "1")
             if net.gateway6:
@@ -240,6 +249,7 @@ class NetworkManager(PublishMixin):
                             prefixlen=ipaddress.ip_network(net.subnet).prefixlen,
                             gateway="" if net.internal else net.gateway, mtu=net.mtu,
                             mac=ep.mac_address, ipv6=ep.ipv6_address,
+                            prefixlen6=ipaddress.ip_network(net.subnet6).prefixlen if net.subnet6 else 64,
                             gateway6="" if net.internal else net.gateway6)
         return netns.run_in_netns(ep.netns, veth.configure_peer, a)
 
@@ -302,6 +312,14 @@ class NetworkManager(PublishMixin):
         for sock in self._placeholders.values():
             sock.close()
         self._placeholders.clear()
+
+
+def _check_same(net: Network, cfg: NetworkConfig) -> None:
+    """An existing network must not be asked for a different subnet or isolation."""
+    v4 = [c for c in cfg.ipam if c.subnet and ":" not in c.subnet]
+    if (v4 and v4[0].subnet != net.subnet) or cfg.internal != net.internal:
+        raise NetworkError(f"network {cfg.name} exists with another configuration "
+                           f"(subnet {net.subnet}, internal={net.internal}); remove it first")
 
 
 def _remove_strays(ipr: IPRoute, st: State) -> list[str]:

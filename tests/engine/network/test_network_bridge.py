@@ -180,3 +180,18 @@ def test_reconcile_frees_what_dead_containers_held(lab):
     _, [e3] = lab.container("c3", "front")
     assert e3.ipv4_address == e2.ipv4_address  # reused, never doubly assigned
     assert e3.ipv4_address != e1.ipv4_address
+
+
+def test_ipv6_explicit_subnet_and_changed_config(lab):
+    m = lab.manager
+    net = m.create_network(NetworkConfig("six", enable_ipv6=True, ipam=(
+        IPAMConfig(subnet="172.31.9.0/24"), IPAMConfig(subnet="fd00:9::/80"))))
+    assert (net.subnet, net.subnet6, net.gateway6) == ("172.31.9.0/24", "fd00:9::/80", "fd00:9::1")
+    c1, [e1] = lab.container("c1", "six")
+    assert e1.ipv6_address == "fd00:9::2" and "fd00:9::2/80" in _iface(c1, "eth0")["addrs"]
+    with pytest.raises(NetworkError, match="another configuration"):
+        m.create_network(NetworkConfig("six", internal=True))
+    with pytest.raises(NetworkError, match="enable_ipv6"):
+        m.create_network(NetworkConfig("v6only", ipam=(IPAMConfig(subnet="fd00:10::/64"),)))
+    with pytest.raises(SubnetConflict, match="overlaps network six"):
+        m.create_network(NetworkConfig("v6b", enable_ipv6=True, ipam=(IPAMConfig(subnet="fd00:9::/64"),)))
