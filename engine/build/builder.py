@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -24,7 +26,8 @@ from engine.build.context import BuildContext, ContextError
 from engine.build.copier import CopyError
 from engine.build.dockerfile import DockerfileError, Instruction
 from engine.build.expand import ExpandError, Lexer
-from engine.build.fsteps import CopyRequest, Source, copy_step, workdir_step
+from engine.build.copyplan import plan_copy
+from engine.build.fsteps import workdir_step
 from engine.build.run import RunFailed, RunRequest, run_in_container
 from engine.build.stages import PROXY_ARGS, ArgScope, Stage, platform_args, split_stages
 from engine.build.steps import DEFAULT_SHELL, apply_meta, env_dict, join_workdir
@@ -293,12 +296,11 @@ class Builder:
             added = add_layer(self.store, new, upper)
         finally:
             if os.path.lexists(upper):
-                import shutil
                 shutil.rmtree(upper, ignore_errors=True)
         note_history(new, created_by, not added)
 
     def _tmp_upper(self) -> str:
-        return tempfile.mktemp(prefix="upper-", dir=self.store.tmp)
+        return os.path.join(self.store.tmp, f"upper-{secrets.token_hex(8)}")
 
     def _plan_workdir(self, run: _StageRun, ins: Instruction):
         path = join_workdir(run.state.runtime.get("WorkingDir") or "/",
@@ -330,7 +332,6 @@ class Builder:
                                  lambda line: self.progress(f"#{no} {line}"))
             finally:
                 if tmpdir:
-                    import shutil
                     shutil.rmtree(tmpdir, ignore_errors=True)
             self._layer(new, upper, created_by)
         return step_key(run.key, "RUN", json.dumps(argv), network, *key_args,
@@ -357,7 +358,6 @@ class Builder:
         return [*shell, script], (), ""
 
     def _plan_copy(self, run: _StageRun, ins: Instruction):
-        from engine.build.copyplan import plan_copy
         return plan_copy(self, run, ins)
 
 
