@@ -177,17 +177,19 @@ class RestartContainer(_Slot):
     """Wait ``backoff`` seconds (until ``at``), then start it again (stopping it if it runs).
 
     ``history`` is the slot's restart history once this restart counts; the
-    reconciler stores it for the next decision.
+    reconciler stores it for the next decision (None when it was stored already,
+    for a restart deferred with :func:`plan_state.defer`).
     """
 
     backoff: float = 0.0
     at: float = 0.0
     history: RestartHistory | None = None
     reason: str = ""
+    dependent: bool = False  # a ``depends_on: {restart: true}`` restart, after the dependency's recreate
 
     @property
     def phase(self) -> int:
-        return PHASE_DEPENDENTS if self.history is None else PHASE_CONTAINERS
+        return PHASE_DEPENDENTS if self.dependent else PHASE_CONTAINERS
 
 
 @dataclass(frozen=True, slots=True)

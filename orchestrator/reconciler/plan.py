@@ -71,7 +71,8 @@ class PlanState:
 
     ``busy`` holds containers and slot names (``<project>-<service>-<n>``) with an
     action in flight: the plan leaves them alone, so no slot is acted on twice
-    ("expectations"). ``networks``/``volumes`` are the existing engine objects,
+    ("expectations"). ``restart_at`` holds restarts deferred to a time (see
+    :func:`plan_state.defer`). ``networks``/``volumes`` are the existing engine objects,
     None when unknown (then creates are emitted and must be idempotent).
     """
 
@@ -80,6 +81,7 @@ class PlanState:
     failed: frozenset[str] = frozenset()
     busy: frozenset[str] = frozenset()
     last_rollout: Mapping[str, float] = field(default_factory=lambda: _NO_MAP)  # service -> batch time
+    restart_at: Mapping[str, float] = field(default_factory=lambda: _NO_MAP)  # deferred restarts
     networks: frozenset[str] | None = None
     volumes: frozenset[str] | None = None
 
@@ -169,7 +171,7 @@ def _restart_dependents(desired: Desired, order: Sequence[str], actions: Sequenc
             continue
         for c in by_service.get(name, []):
             if c.running and c.name not in touched and c.name not in state.busy:
-                out.append(RestartContainer(name, c.number, c.name,
+                out.append(RestartContainer(name, c.number, c.name, dependent=True,
                                             reason=f"dependency {causes[0]} was recreated"))
     return out
 

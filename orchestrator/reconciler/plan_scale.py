@@ -198,9 +198,22 @@ def _history(ctx: ServiceContext, c: ObservedContainer, exit_code: int) -> Resta
                    manually_stopped=c.name in ctx.state.manually_stopped)
 
 
+def _deferred(ctx: ServiceContext, c: ObservedContainer, at: float) -> list[Action]:
+    """A restart already decided and recorded: wait for its time, then do it."""
+    svc = ctx.service
+    if ctx.now < at:
+        return [WaitFor(svc.name, c.name, "restart_backoff", until=at)]
+    if c.running:
+        return [ReplaceUnhealthy(svc.name, c.number, c.name, config_hash=ctx.config_hash, at=at)]
+    return [RestartContainer(svc.name, c.number, c.name, at=at, reason="backoff elapsed")]
+
+
 def _lifecycle(ctx: ServiceContext, c: ObservedContainer) -> list[Action]:
     """Start created containers, apply the restart policy, replace unhealthy ones."""
     svc, d = ctx.service, ctx.desired
+    pending = ctx.state.restart_at.get(c.name)
+    if pending is not None and not d.start_existing and (c.state in ("exited", "dead") or c.health == "unhealthy"):
+        return _deferred(ctx, c, pending)
     if c.state == "created":
         return [StartContainer(svc.name, c.number, c.name)]
     if c.state in ("exited", "dead"):

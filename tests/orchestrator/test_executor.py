@@ -249,10 +249,13 @@ def test_crash_loop_backs_off_exponentially_when_history_is_kept():
             restarts = [a for a in actions if isinstance(a, RestartContainer)]
             if not restarts:
                 break
+            delay = restarts[0].at - crashed_at
             task = asyncio.create_task(rig.executor.run(actions))
+            await rig.clock.run_for(delay * 0.9)
+            assert rig.engine.by_name("p-web-1").state == "exited"  # still backing off
             await rig.clock.run_for(2)  # it crashes again 2 s later at most: no 10 s reset
-            assert (await task)[0].ok
-            waited.append(round(rig.engine.by_name("p-web-1").started_at - crashed_at, 3))
+            assert (await task)[0].ok and rig.engine.by_name("p-web-1").state == "running"
+            waited.append(round(delay, 3))
             state = dc_replace(state, restarts={**state.restarts, "p-web-1": restarts[0].history})
         assert waited == [0.1, 0.2, 0.4, 0.8, 1.6]  # on-failure:5, then it gives up
         final = plan(Desired(rig.project), rig.observed(), rig.clock.time(), state)
