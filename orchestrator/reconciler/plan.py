@@ -55,6 +55,7 @@ class Desired:
     start_existing: bool = False
     replace_unhealthy: bool = True
     timeout: float | None = None
+    disabled_services: frozenset[str] = frozenset()  # in the file but not active (profiles): not orphans
 
     def replicas(self, service: Service) -> int:
         """``--scale`` override, else the service's count (``deploy.mode: global`` = 1 on one host)."""
@@ -128,7 +129,8 @@ def _resources(desired: Desired, services: Sequence[Service], state: PlanState) 
 
 
 def _orphans(desired: Desired, mine: Sequence[ObservedContainer]) -> list[Action]:
-    orphans = [c for c in mine if c.service not in desired.project.services]
+    known = set(desired.project.services) | desired.disabled_services
+    orphans = [c for c in mine if c.service not in known]
     if not orphans:
         return []
     if not desired.remove_orphans:

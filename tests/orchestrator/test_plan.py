@@ -438,6 +438,9 @@ def test_orphans_are_warned_about_or_removed():
                       "this service in your compose file, you can run this command with the "
                       "--remove-orphans flag to clean it up."]
     assert run(S1, [c("web", 1, services=S1), orphan], remove_orphans=True) == ["remove old-1"]
+    # A service switched off by a profile is not an orphan.
+    assert run(S1, [c("web", 1, services=S1), orphan], remove_orphans=True,
+               disabled_services=frozenset({"old"})) == []
 
 
 def test_removals_come_before_creations():
