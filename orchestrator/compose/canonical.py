@@ -473,6 +473,16 @@ def _logging(value: Any, ctx: _Ctx, path: Path) -> dict[str, Any]:
     return out
 
 
+def _blkio(value: Any, ctx: _Ctx, path: Path) -> dict[str, Any]:
+    """``blkio_config`` byte rates (``device_read_bps``...) printed as byte counts."""
+    out = copy.deepcopy(dict(value or {}))
+    for key in ("device_read_bps", "device_write_bps"):
+        for i, entry in enumerate(out.get(key) or []):
+            if isinstance(entry, dict) and entry.get("rate") is not None:
+                entry["rate"] = _bytes(entry["rate"], ctx, path + (key, i, "rate"))
+    return out
+
+
 def _pull_policy(value: Any, ctx: _Ctx, path: Path) -> Any:
     return "missing" if value == "if_not_present" else value
 
@@ -565,6 +575,7 @@ BUILD_RULES: dict[str, Rule] = {
 
 SERVICE_RULES: dict[str, Rule] = {
     "annotations": _labels,
+    "blkio_config": _blkio,
     "build": _build,
     "command": _command,
     "configs": _file_refs,
@@ -622,6 +633,10 @@ def _resource_def(value: Any, ctx: _Ctx, path: Path, *, files: bool) -> dict[str
         out["driver_opts"] = _string_map(out["driver_opts"], ctx, path)
     if files and isinstance(out.get("file"), str):
         out["file"] = ctx.abspath(out["file"])
+    opts = out.get("driver_opts") or {}
+    if "bind" in str(opts.get("o", "")).split(",") and isinstance(opts.get("device"), str):
+        # a local volume that is really a bind mount: its device is a host path
+        opts["device"] = ctx.abspath(opts["device"])
     if "name" in out:
         out = {"name": out.pop("name"), **out}
     return out

@@ -386,6 +386,14 @@ class Service(_Base):
             return self.deploy.replicas
         return 1
 
+    def networks_by_priority(self) -> list[str]:
+        """Network keys, highest ``priority`` first, then by name (the engine's attach order)."""
+        def key(name: str) -> tuple[int, str]:
+            net = self.networks[name]
+            return (-((net.priority if net is not None else None) or 0), name)
+
+        return sorted(self.networks, key=key)
+
     def to_dict(self) -> dict[str, Any]:
         out = _Base.to_dict(self)
         out.pop("name", None)

@@ -239,3 +239,16 @@ def test_extensions_and_unknown_keys_kept():
 def test_bad_file_mode_is_a_compose_error():
     with pytest.raises(ComposeError, match="invalid file mode '\\$theint'"):
         svc(secrets=[{"source": "s", "mode": "$theint"}])
+
+
+def test_bind_backed_local_volume_device_and_blkio_rates():
+    out = canonicalize(
+        {"volumes": {"v": {"driver": "local", "driver_opts": {"type": "none", "o": "bind", "device": "./data"}}},
+         "services": {"s": {"blkio_config": {"weight": 300, "device_read_bps": [{"path": "/dev/sda", "rate": "1mb"}]}}}},
+        working_dir=WD,
+        home=HOME,
+    )
+    assert out["volumes"]["v"]["driver_opts"]["device"] == "/proj/data"
+    assert out["services"]["s"]["blkio_config"] == {
+        "weight": 300, "device_read_bps": [{"path": "/dev/sda", "rate": "1048576"}]
+    }

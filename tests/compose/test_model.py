@@ -114,3 +114,9 @@ def test_empty_project_and_bare_bind_round_trip():
     empty = normalize({}, project_name="p", working_dir="/w", env={})
     assert empty == {"name": "p", "services": {}}
     assert Project.from_dict(empty).to_dict() == empty
+
+
+def test_networks_by_priority():
+    data = normalize({"services": {"a": {"image": "x", "networks": {"b": None, "c": {"priority": 10}, "a": None}}}},
+                     project_name="p", working_dir="/w", env={})
+    assert Project.from_dict(data).service("a").networks_by_priority() == ["c", "a", "b"]
