@@ -109,12 +109,18 @@ class NetworkManager(PublishMixin):
                     raise NetworkNotFound(f"external network {cfg.name} not found")
                 return st.networks[cfg.name]
             net = st.networks.get(cfg.name)
+            fresh = net is None
             if net is None:
                 net = self._plan_network(cfg, st)
             else:
                 _check_same(net, cfg)
             st.networks[cfg.name] = net
-            self._host_ipr(self._realize_bridge, net)
+            try:
+                self._host_ipr(self._realize_bridge, net)
+            except Exception as exc:
+                if fresh:
+                    self._host_ipr(bridge.delete_link, net.bridge)
+                raise NetworkError(f"cannot create network {cfg.name}: {exc}") from exc
             self.store.save(st)
             self._apply_rules(st)
             return net
@@ -135,9 +141,10 @@ class NetworkManager(PublishMixin):
         routes, host_mtu = self._host_ipr(lambda ipr: (bridge.host_routes(ipr), bridge.default_mtu(ipr)))
         plan = ipam.plan_ipv4(cfg.name, v4[0] if v4 else None, taken, routes)
         opts = dict(cfg.driver_opts)
-        mtu = next((int(opts[k]) for k in _MTU_OPTS if k in opts), host_mtu)
+        raw = next((opts[k] for k in _MTU_OPTS if k in opts), host_mtu)
+        mtu = int(raw) if str(raw).isdigit() else 0
         if not 68 <= mtu <= 65535:
-            raise NetworkError(f"network {cfg.name}: invalid MTU {mtu}")
+            raise NetworkError(f"network {cfg.name}: invalid MTU {raw!r}")
         sub6, gw6 = ipam.plan_ipv6(cfg.name, taken, v6[0] if v6 else None) \
             if cfg.enable_ipv6 else ("", "")
         return Network(name=cfg.name, bridge=BRIDGE_PREFIX + _short(cfg.name), subnet=str(plan.subnet),
@@ -203,10 +210,12 @@ class NetworkManager(PublishMixin):
             self.store.save(st)  # the address is reserved before anything exists
             try:
                 mac = self._realize_endpoint(net, ep)
-            except BaseException:
+            except BaseException as exc:
                 st.endpoints.pop(_ekey(cid, network))
                 self._host_ipr(bridge.delete_link, ep.host_veth)
                 self.store.save(st)
+                if isinstance(exc, Exception) and not isinstance(exc, NetworkError):
+                    raise NetworkError(f"cannot attach {cid} to network {network}: {exc}") from exc
                 raise
             ep = dataclasses.replace(ep, mac_address=mac)
             st.endpoints[_ekey(cid, network)] = ep

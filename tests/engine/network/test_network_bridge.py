@@ -195,3 +195,17 @@ def test_ipv6_explicit_subnet_and_changed_config(lab):
         m.create_network(NetworkConfig("v6only", ipam=(IPAMConfig(subnet="fd00:10::/64"),)))
     with pytest.raises(SubnetConflict, match="overlaps network six"):
         m.create_network(NetworkConfig("v6b", enable_ipv6=True, ipam=(IPAMConfig(subnet="fd00:9::/64"),)))
+
+
+def test_attach_failure_leaves_nothing(lab):
+    m = lab.manager
+    m.create_network(NetworkConfig("front"))
+    with pytest.raises(NetworkError, match="invalid MTU"):
+        m.create_network(NetworkConfig("bad", driver_opts=(("mtu", "huge"),)))
+    ns = m.create_netns("c1")
+    run(ns, "ip", "link", "add", "eth0", "type", "bridge")  # the name is already taken inside
+    before = run(lab.host, "ip", "-o", "link")
+    with pytest.raises(NetworkError, match="cannot attach c1"):
+        m.attach(ns, "front")
+    assert run(lab.host, "ip", "-o", "link") == before and m.endpoints() == []
+    assert m.attach(ns, "front", interface="eth1").ipv4_address == "10.89.0.2"
