@@ -422,7 +422,7 @@ def _extra_hosts(value: Any, ctx: _Ctx, path: Path) -> list[str]:
     """``host:ip``, ``host=ip`` or ``{host: ip|[ips]}`` -> ``["host=ip"]`` as Compose prints it."""
     out: list[str] = []
     if isinstance(value, Mapping):
-        for host, ips in value.items():
+        for host, ips in sorted(value.items(), key=lambda kv: str(kv[0])):
             for ip in ips if isinstance(ips, list) else [ips]:
                 out.append(f"{host}={_str(ip)}")
         return out

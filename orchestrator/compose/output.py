@@ -199,6 +199,8 @@ def _represent_float(dumper: yaml.SafeDumper, data: float) -> yaml.ScalarNode:
     text = repr(data)
     if text in ("inf", "-inf", "nan"):
         text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
+    elif "e" in text and "." not in text:
+        text = text.replace("e", ".0e", 1)  # YAML 1.1 readers need the dot to see a float
     return dumper.represent_scalar("tag:yaml.org,2002:float", text)
 
 

@@ -252,3 +252,9 @@ def test_bind_backed_local_volume_device_and_blkio_rates():
     assert out["services"]["s"]["blkio_config"] == {
         "weight": 300, "device_read_bps": [{"path": "/dev/sda", "rate": "1048576"}]
     }
+
+
+def test_extra_hosts_map_sorted_with_multiple_ips():
+    assert svc(extra_hosts={"b": "1.1.1.1", "a": ["2.2.2.2", "::1"]})["extra_hosts"] == [
+        "a=2.2.2.2", "a=::1", "b=1.1.1.1"
+    ]

@@ -93,3 +93,10 @@ def test_round_trip_through_printed_yaml(labels):
     again = parse_yaml(text, "x")[0].data
     assert to_yaml(again) == text
     assert yaml.safe_load(text) == again
+
+
+def test_floats_read_back_as_floats():
+    data = {"services": {"s": {"cpus": 1e-05, "deploy": {"resources": {"limits": {"cpus": 0.5}}}}}}
+    text = to_yaml(data)
+    assert yaml.safe_load(text) == data
+    assert parse_yaml(text, "x")[0].data == data
