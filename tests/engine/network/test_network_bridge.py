@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pyroute2 import IPRoute
@@ -209,3 +211,25 @@ def test_attach_failure_leaves_nothing(lab):
         m.attach(ns, "front")
     assert run(lab.host, "ip", "-o", "link") == before and m.endpoints() == []
     assert m.attach(ns, "front", interface="eth1").ipv4_address == "10.89.0.2"
+
+
+def test_concurrent_attaches_never_share_an_address(lab):
+    m = lab.manager
+    m.create_network(NetworkConfig("front"))
+    paths = [m.create_netns(f"c{i}") for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        eps = list(pool.map(lambda p: m.attach(p, "front"), paths))
+    ips = [e.ipv4_address for e in eps]
+    assert len(set(ips)) == 8 and sorted(ips) == sorted(e.ipv4_address for e in m.endpoints())
+
+
+def test_usable_from_inside_a_running_event_loop(lab):
+    """pyroute2's sync IPRoute fails inside a running loop; the manager's helper threads do not."""
+    async def daemon_like() -> str:
+        m = lab.manager
+        m.create_network(NetworkConfig("front"))
+        ns = m.create_netns("c1")
+        ep = await asyncio.get_running_loop().run_in_executor(None, m.attach, ns, "front")
+        m.detach("c1", "front")
+        return ep.ipv4_address
+    assert asyncio.run(daemon_like()) == "10.89.0.2"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -197,3 +199,32 @@ def test_udp_client_that_tried_before_publish_is_not_stuck(lab):
         assert client.recvfrom(100)[0].decode().startswith("dns ")
     finally:
         client.close()
+
+
+_DAEMON = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from engine.network import NetworkConfig, NetworkManager, PortBinding
+m = NetworkManager(sys.argv[2], sys.argv[3], host_netns=sys.argv[4])
+m.create_network(NetworkConfig("front"))
+ep = m.attach(m.create_netns("web"), "front")
+m.publish("web", ep, [PortBinding(80, host_port=8080)])
+ns = m.create_netns("half")  # killed mid-up: netns made, never attached
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_daemon_killed_with_sigkill(lab):
+    """A process that wired a container and died by SIGKILL: the port works, reconcile tidies."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    m = lab.manager
+    proc = subprocess.run([sys.executable, "-c", _DAEMON, repo, m.root, m.run_dir, lab.host])
+    assert proc.returncode == -9
+    web = os.path.join(m.run_dir, "netns", "web")
+    lab.server(web, "web", 80)
+    assert tcp_ask(lab.host, "127.0.0.1", 8080).startswith("web ")  # nobody in userland serves it
+    assert m.reconcile(["web"])["endpoints_removed"] == []
+    assert not os.path.exists(os.path.join(m.run_dir, "netns", "half"))
+    assert tcp_ask(lab.host, "127.0.0.1", 8080).startswith("web ")
+    m.reconcile([])  # the container is gone too
+    assert m.publications() == [] and tcp_blocked(lab.host, "127.0.0.1", 8080)
