@@ -1,0 +1,99 @@
+"""`shoal run`: a one-off container of a service (`<project>-<service>-run-<hex>`), attached or -d."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from typing import Any
+
+from orchestrator.cli.client import ApiError, Client, error, load_project_body
+from orchestrator.cli.exec_cmd import pipe_stream, stdin_has_input
+
+__all__ = ["register", "run", "build_body"]
+
+DONE_STATES = ("exited", "dead", "removed")
+
+
+def build_body(args: argparse.Namespace, tty: bool, interactive: bool) -> dict:
+    """The body of POST /projects/{name}/run from compose's run flags."""
+    command = [args.command, *args.args] if args.command else None
+    entrypoint = None
+    if args.entrypoint is not None:
+        entrypoint = [args.entrypoint] if args.entrypoint else []
+    return {"service": args.service, "command": command, "entrypoint": entrypoint,
+            "env": list(args.env or []), "user": args.user, "workdir": args.workdir,
+            "rm": args.rm, "detach": args.detach, "name": args.name,
+            "volumes": list(args.volume or []), "publish": list(args.publish or []),
+            "service_ports": args.service_ports, "labels": list(args.label or []),
+            "no_deps": args.no_deps, "tty": tty, "interactive": interactive}
+
+
+def _follow(client: Client, cid: str) -> int:
+    """Without an attach endpoint: print the container's logs until it exits, then its code."""
+    def pump() -> None:
+        try:
+            for entry in client.stream("GET", f"/containers/{cid}/logs", query={"follow": True}):
+                if "line" in entry:
+                    stream = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
+                    stream.write(str(entry["line"]).rstrip("\n") + "\n")
+                    stream.flush()
+        except Exception:  # noqa: BLE001 - the stream ends when the container goes
+            pass
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            info = client.call("GET", f"/containers/{cid}") or {}
+        except Exception:  # noqa: BLE001 - removed (--rm) before we looked
+            return 0
+        if info.get("state") in DONE_STATES:
+            time.sleep(0.2)
+            return int(info.get("exit_code") or 0)
+        time.sleep(0.1)
+
+
+def run(args: argparse.Namespace) -> int:
+    name, project = load_project_body(args, (args.service,))
+    tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
+    interactive = not args.detach and (tty or stdin_has_input())
+    body = dict(project, **build_body(args, tty, interactive))
+    client = Client()
+    created = client.call("POST", f"/projects/{name}/run", body) or {}
+    cid = created.get("id") or created.get("name")
+    if not cid:
+        raise error(f"run: the daemon did not create a container for service {args.service!r}")
+    if args.detach:
+        print(created.get("name") or cid)
+        return 0
+    try:
+        sock, rest = client.upgrade(f"/containers/{cid}/attach", {"stdin": interactive, "tty": tty})
+    except ApiError as exc:
+        if exc.status != 404:
+            raise error(exc.message) from exc
+        return _follow(client, cid)
+    return pipe_stream(sock, rest, tty, interactive)
+
+
+def register(sub: Any) -> None:
+    """Add `run`."""
+    p = sub.add_parser("run", help="Run a one-off command on a service")
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("command", nargs="?", metavar="COMMAND")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    a = p.add_argument
+    a("--rm", action="store_true", help="remove the container after it exits")
+    a("-d", "--detach", action="store_true", help="run in the background and print the container name")
+    a("-e", "--env", action="append", metavar="KEY=VAL", help="set environment variables")
+    a("--entrypoint", help="override the entrypoint of the image")
+    a("--no-deps", action="store_true", help="don't start linked services")
+    a("-u", "--user", help="run as this user")
+    a("-w", "--workdir", help="working directory inside the container")
+    a("-v", "--volume", action="append", help="bind mount a volume")
+    a("-p", "--publish", action="append", help="publish a container's port to the host")
+    a("--service-ports", action="store_true", help="publish the service's ports too")
+    a("-l", "--label", action="append", help="add or override a label")
+    a("--name", help="assign a name to the container")
+    a("-T", "--no-TTY", dest="no_tty", action="store_true", help="disable pseudo-TTY allocation")
+    a("-i", "--interactive", action="store_true", default=True, help="keep STDIN open (default)")
+    p.set_defaults(func=run)

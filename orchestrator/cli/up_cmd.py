@@ -1,0 +1,254 @@
+"""`shoal up`: send the loaded project to the daemon, show progress, then attach to logs.
+
+Attached mode behaves as compose: interleaved coloured logs, `web-1 exited with
+code N`, Ctrl-C stops gracefully (a second Ctrl-C kills), and the exit code
+follows `--abort-on-container-exit` / `--abort-on-container-failure` / `--exit-code-from`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import queue
+import signal
+import sys
+import threading
+from typing import Any
+
+from orchestrator.cli.client import Client, error, load_project_body
+from orchestrator.cli.lifecycle_cmd import add_timeout_flag, project_action
+from orchestrator.cli.logs_cmd import LogPrinter, container_number, display_name, use_color
+from orchestrator.cli.scale_cmd import parse_scale
+
+__all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339"]
+
+
+def now_rfc3339() -> str:
+    """The daemon's event time format, for `since` and to drop replayed history."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def validate(args: argparse.Namespace, services: list[str]) -> None:
+    """Compose's flag conflicts, as one-line errors."""
+    abort = args.abort_on_container_exit or args.abort_on_container_failure or args.exit_code_from
+    if args.detach and abort:
+        raise error("--abort-on-container-exit and --detach are incompatible")
+    if args.build and args.no_build:
+        raise error("--build and --no-build are incompatible")
+    if args.force_recreate and args.no_recreate:
+        raise error("--force-recreate and --no-recreate are incompatible")
+    if args.exit_code_from and args.exit_code_from not in services:
+        raise error(f"no such service: {args.exit_code_from}")
+    for name in list(args.attach or []) + list(args.no_attach or []):
+        if name not in services:
+            raise error(f"no such service: {name}")
+
+
+def build_options(args: argparse.Namespace, services: list[str]) -> dict:
+    """The `options` object of POST /projects/{name}/up."""
+    scale = parse_scale(args.scale or [])
+    for name in scale:
+        if name not in services:
+            raise error(f"no such service: {name}")
+    options: dict[str, Any] = {
+        "services": list(args.services), "scale": scale, "force_recreate": args.force_recreate,
+        "no_recreate": args.no_recreate, "remove_orphans": args.remove_orphans,
+        "no_deps": args.no_deps, "build": args.build, "no_build": args.no_build,
+        "wait": args.wait, "detach": args.detach or args.wait, "no_start": args.no_start,
+    }
+    if args.pull:
+        options["pull"] = args.pull
+    if args.wait_timeout is not None:
+        options["wait_timeout"] = args.wait_timeout
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    name, body = load_project_body(args, tuple(args.services))
+    services = list((body["project"].get("services") or {}))
+    validate(args, services)
+    body["options"] = build_options(args, services)
+    client = Client()
+    since = now_rfc3339()
+    rc = project_action(args, name, "up", body, client)
+    if rc != 0 or args.detach or args.wait or args.no_start:
+        return rc
+    attached = list(args.attach or args.services or services)
+    attached = [s for s in attached if s not in set(args.no_attach or [])]
+    return Attacher(args, client, name, attached, since).run()
+
+
+class Attacher:
+    """Follows logs and container exits of the attached services until the stack ends."""
+
+    def __init__(self, args: argparse.Namespace, client: Client, name: str,
+                 services: list[str], since: str):
+        self.args, self.client, self.name, self.services = args, client, name, services
+        self.since = since
+        self.queue: queue.Queue = queue.Queue()
+        self.interrupts = 0
+        self.stopping: threading.Thread | None = None
+        rows = self._rows()
+        self.printer = LogPrinter(
+            [display_name(_entry(r), name) for r in rows],
+            color=use_color(args.no_color, sys.stdout), prefix=not args.no_log_prefix,
+            timestamps=getattr(args, "timestamps", False), project=name)
+
+    def _rows(self) -> list[dict]:
+        return self.client.call("GET", f"/projects/{self.name}/containers",
+                                query={"all": True, "services": self.services}) or []
+
+    def _pump(self, kind: str, method: str, path: str, query: dict) -> None:
+        try:
+            for item in self.client.stream(method, path, query=query):
+                self.queue.put((kind, item))
+        except Exception as exc:  # noqa: BLE001 - reported to the main loop
+            self.queue.put(("error", str(exc)))
+
+    def _start_pumps(self) -> None:
+        logs_q = {"services": self.services, "follow": True}
+        events_q = {"project": self.name, "follow": True, "since": self.since}
+        for args in (("log", "GET", f"/projects/{self.name}/logs", logs_q),
+                     ("event", "GET", "/events", events_q)):
+            threading.Thread(target=self._pump, args=args, daemon=True).start()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.interrupts += 1
+
+    def run(self) -> int:
+        """The event loop: print logs, react to exits and Ctrl-C; returns compose's exit code."""
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._start_pumps()
+            return self._loop()
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    def _loop(self) -> int:
+        handled = 0
+        while True:
+            if self.interrupts > handled:
+                handled = self.interrupts
+                if handled == 1:
+                    self._graceful_stop()
+                else:
+                    self.printer.write("Killing...")
+                    project_action(self.args, self.name, "kill", {"services": [], "signal": "SIGKILL"},
+                                   self.client)
+                    return 130
+            try:
+                kind, item = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            code = self._handle(kind, item)
+            if code is not None:
+                return code
+
+    def _handle(self, kind: str, item: Any) -> int | None:
+        if kind == "log" and "line" in item:
+            if item.get("service") in self.services:
+                self.printer.print(item)
+        elif kind == "event":
+            return self._on_event(item)
+        elif kind == "stopped":
+            return 130
+        elif kind == "error" and self.stopping is None:
+            raise error(item)
+        return None
+
+    def _graceful_stop(self) -> None:
+        self.printer.write("Gracefully stopping... (press Ctrl+C again to force)")
+
+        def stop() -> None:
+            project_action(self.args, self.name, "stop", {"services": []}, self.client)
+            self.queue.put(("stopped", None))
+        self.stopping = threading.Thread(target=stop, daemon=True)
+        self.stopping.start()
+
+    def _on_event(self, ev: dict) -> int | None:
+        if ev.get("type", "container") != "container" or ev.get("action") != "die":
+            return None
+        if str(ev.get("time", "")) < self.since or ev.get("service") not in self.services:
+            return None
+        code = _exit_code(ev, self.client)
+        label = display_name(ev, self.name)
+        restarting = self._restarting(ev)
+        self.printer.notice(label, f"exited with code {code}" + (" (restarting)" if restarting else ""))
+        if self.stopping is not None:
+            return None
+        args = self.args
+        if args.abort_on_container_exit or args.exit_code_from or \
+                (args.abort_on_container_failure and code != 0):
+            return self._abort(ev, code)
+        if not restarting and not any(r.get("State") in ("running", "restarting", "created")
+                                      for r in self._rows()):
+            return 0
+        return None
+
+    def _restarting(self, ev: dict) -> bool:
+        try:
+            info = self.client.call("GET", f"/containers/{ev.get('id')}")
+        except Exception:  # noqa: BLE001 - the container may be gone already
+            return False
+        return isinstance(info, dict) and info.get("state") == "restarting"
+
+    def _abort(self, ev: dict, code: int) -> int:
+        self.printer.write("Aborting on container exit...")
+        project_action(self.args, self.name, "stop", {"services": []}, self.client)
+        target = self.args.exit_code_from
+        if not target or ev.get("service") == target:
+            return code
+        for row in self._rows():
+            if row.get("Service") == target:
+                return int(row.get("ExitCode") or 0)
+        return code
+
+
+def _entry(row: dict) -> dict:
+    from orchestrator.cli.logs_cmd import _number
+    return {"service": row.get("Service"), "number": container_number(row), "container": row.get("Name")}
+
+
+def _exit_code(ev: dict, client: Client) -> int:
+    """The exit code of a `die` event (attributes, else the container's inspect)."""
+    attrs = ev.get("attributes") or {}
+    for key in ("exitCode", "exit_code"):
+        if attrs.get(key) not in (None, ""):
+            return int(attrs[key])
+    try:
+        info = client.call("GET", f"/containers/{ev.get('id')}")
+        return int(info.get("exit_code") or 0)
+    except Exception:  # noqa: BLE001 - unknown is reported as 0, as compose does
+        return 0
+
+
+def register(sub: Any) -> None:
+    """Add `up` with docker compose's flags."""
+    p = sub.add_parser("up", help="Create and start containers")
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+    a = p.add_argument
+    a("-d", "--detach", action="store_true", help="run containers in the background")
+    a("--wait", action="store_true", help="wait for services to be running|healthy (implies -d)")
+    a("--wait-timeout", type=int, default=None, help="seconds to wait for the project")
+    a("--scale", action="append", metavar="SERVICE=NUM", help="scale a service (overrides scale:)")
+    a("--build", action="store_true", help="build images before starting containers")
+    a("--no-build", action="store_true", help="don't build an image, even if it's policy")
+    a("--pull", choices=("always", "missing", "never", "build"), default=None, help="pull image before running")
+    a("--force-recreate", action="store_true", help="recreate containers even if unchanged")
+    a("--no-recreate", action="store_true", help="don't recreate existing containers")
+    a("--no-deps", action="store_true", help="don't start linked services")
+    a("--no-start", action="store_true", help="don't start the services after creating them")
+    a("--remove-orphans", action="store_true", help="remove containers of services not in the file")
+    a("--abort-on-container-exit", action="store_true", help="stop all containers if any stops")
+    a("--abort-on-container-failure", action="store_true", help="stop all if any exits non-zero")
+    a("--exit-code-from", metavar="SERVICE", help="return this service's exit code (implies abort)")
+    a("--attach", action="append", metavar="SERVICE", help="restrict attaching to these services")
+    a("--no-attach", action="append", metavar="SERVICE", help="don't attach to these services")
+    a("--no-log-prefix", action="store_true", help="don't print a prefix in logs")
+    a("--no-color", action="store_true", help="produce monochrome output")
+    a("--timestamps", action="store_true", help="show timestamps")
+    add_timeout_flag(p)
+    p.set_defaults(func=run)
