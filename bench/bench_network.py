@@ -41,6 +41,7 @@ def _serve(listener: socket.socket) -> None:
 
 
 def _handle(conn: socket.socket) -> None:
+    """One client: hello/answer, then sink until EOF and confirm."""
     buf = bytearray(CHUNK)
     with conn:
         if conn.recv(1) == b"h":
@@ -51,6 +52,7 @@ def _handle(conn: socket.socket) -> None:
 
 
 def _listener(port: int) -> socket.socket:
+    """A listening TCP socket on all addresses of the calling thread's netns."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
@@ -101,6 +103,7 @@ def attach_times(m: NetworkManager, n: int) -> tuple[float, float]:
 
 
 def main() -> int:
+    """Build the private host, measure, tear everything down."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--mb", type=int, default=200, help="megabytes per bulk upload")

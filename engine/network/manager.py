@@ -18,11 +18,11 @@ import socket
 
 from pyroute2 import IPRoute
 
-from engine.network import bridge, firewall, ipam, netns, ports, veth
+from engine.network import bridge, firewall, ipam, netns, veth
 from engine.network.errors import AddressError, NetworkError, NetworkNotFound
 from engine.network.publish import PublishMixin
 from engine.network.store import State, StateStore
-from engine.network.types import Endpoint, Network, NetworkConfig, PortBinding, Publication
+from engine.network.types import Endpoint, Network, NetworkConfig
 
 __all__ = ["NetworkManager", "BRIDGE_PREFIX", "VETH_PREFIX"]
 
@@ -37,6 +37,7 @@ def _short(*parts: str, n: int = 10) -> str:
 
 
 def _ekey(container_id: str, network: str) -> str:
+    """The state key of one endpoint."""
     return f"{container_id}/{network}"
 
 
