@@ -159,10 +159,20 @@ def _accept_specs() -> list[list[str]]:
             ["-o", "shl-+", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT", *tag]]
 
 
+def _flavours() -> list[str]:
+    """iptables flavours in use here; legacy only when its filter table exists (no module loads)."""
+    try:
+        with open("/proc/thread-self/net/ip_tables_names") as f:
+            legacy = "filter" in f.read().split()
+    except OSError:
+        legacy = False
+    return ["nft", "legacy"] if legacy else ["nft"]
+
+
 def _dropping_chains() -> list[tuple[str, str]]:
     """(flavour, chain) pairs where shoal's accepts are needed."""
     found = []
-    for flavour in ("nft", "legacy"):
+    for flavour in _flavours():
         try:
             proc = _iptables(flavour, "-S", "FORWARD")
         except FileNotFoundError:
@@ -186,7 +196,7 @@ def ensure_forward_accept() -> list[tuple[str, str]]:
 
 def remove_forward_accept() -> None:
     """Delete every accept rule shoal inserted (found by its comment)."""
-    for flavour in ("nft", "legacy"):
+    for flavour in _flavours():
         for chain in ("DOCKER-USER", "FORWARD"):
             for spec in _accept_specs():
                 try:
