@@ -27,7 +27,7 @@ import yaml
 
 from .errors import ComposeError, Pos
 
-__all__ = ["Document", "Path", "parse_yaml", "Locator"]
+__all__ = ["Document", "Path", "parse_yaml", "resolve_scalar", "Locator", "MAX_EXPANDED_NODES"]
 
 Path = tuple[Any, ...]
 
@@ -64,6 +64,11 @@ class _Override:
 
 
 _INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_LEGACY_OCTAL = re.compile(r"^[-+]?0[0-7]+$")
+
+# go-yaml gives up on documents whose aliases expand past a budget ("excessive
+# aliasing"); so do we, so that an alias bomb ends at once instead of never.
+MAX_EXPANDED_NODES = 100_000
 _FLOAT = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
@@ -97,7 +102,9 @@ def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
         return int(text[2:], 8)
     if text.startswith("0x"):
         return int(text[2:], 16)
-    return int(text, 10)  # YAML 1.2: a leading 0 is still decimal
+    if _LEGACY_OCTAL.match(text):
+        return int(text, 8)  # go-yaml (and so Compose) reads `mode: 0440` as octal
+    return int(text, 10)
 
 
 def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
@@ -116,6 +123,16 @@ def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+
+
+def resolve_scalar(text: str) -> Any:
+    """The value a plain (unquoted) YAML scalar ``text`` has when read the way Compose reads it."""
+    loader = _Loader("")
+    try:
+        tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+        return loader.construct_object(yaml.ScalarNode(tag, text))
+    finally:
+        loader.dispose()
 
 
 def _construct_reset(loader: _Loader, node: yaml.Node) -> _Reset:
@@ -157,8 +174,14 @@ def _mark(file: str, node: yaml.Node) -> Pos:
     return Pos(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _record(doc: Document, node: yaml.Node, path: Path, loader: _Loader) -> None:
+def _record(doc: Document, node: yaml.Node, path: Path, loader: _Loader, budget: list[int]) -> None:
     """Walk the composed node tree beside the data to fill positions."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ComposeError("document has excessive aliasing", doc.positions.get((), Pos(doc.file)))
+    if len(path) > 200:
+        raise ComposeError("document is nested too deeply (or an alias refers to itself)",
+                           doc.positions.get((), Pos(doc.file)))
     if isinstance(node, yaml.MappingNode):
         _check_duplicates(node, doc.file)
         # flatten_mapping resolves `<<` in place; positions of merged-in keys point at their anchor.
@@ -166,14 +189,17 @@ def _record(doc: Document, node: yaml.Node, path: Path, loader: _Loader) -> None
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
-            key = loader.construct_object(key_node, deep=True)
+            if key_node.tag == "tag:yaml.org,2002:str":
+                key = key_node.value
+            else:
+                key = loader.construct_object(key_node, deep=True)
             child = path + (key,)
             doc.positions[child] = _mark(doc.file, key_node)
-            _record(doc, value_node, child, loader)
+            _record(doc, value_node, child, loader, budget)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             doc.positions.setdefault(path + (i,), _mark(doc.file, item))
-            _record(doc, item, path + (i,), loader)
+            _record(doc, item, path + (i,), loader, budget)
 
 
 def _strip_tags(doc: Document, data: Any, path: Path) -> Any:
@@ -218,7 +244,7 @@ def parse_yaml(text: str, file: str) -> list[Document]:
                 continue
             doc = Document(file=file, data=None)
             doc.positions[()] = _mark(file, node)
-            _record(doc, node, (), loader)
+            _record(doc, node, (), loader, [MAX_EXPANDED_NODES])
             data = loader.construct_document(node)
             doc.data = _strip_tags(doc, data, ())
             docs.append(doc)
