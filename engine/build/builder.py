@@ -164,11 +164,11 @@ class Builder:
         return self.results[index]
 
     def _stage_deps(self, stage: Stage) -> list[int]:
-        """Earlier stages named by this stage's ``COPY --from`` (global args expanded), built first."""
+        """Earlier stages this stage's FROM or ``COPY --from`` names (global args expanded), built first."""
         env = {**platform_args(), **self.global_scope.visible()}
         out = []
-        for ins in stage.instructions:
-            ref = ins.flag("from") if ins.cmd in ("COPY", "ADD") else None
+        for ins in [stage.from_ins, *stage.instructions]:
+            ref = stage.base if ins is stage.from_ins else ins.flag("from") if ins.cmd in ("COPY", "ADD") else None
             if not ref:
                 continue
             try:

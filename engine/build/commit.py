@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -141,7 +142,10 @@ def _move_dir(src: str, dst: str) -> None:
     try:
         os.rename(src, dst)
     except OSError as exc:
-        if exc.errno != 18:  # EXDEV
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # a concurrent build made the same layer
+            shutil.rmtree(src, ignore_errors=True)
+            return
+        if exc.errno != errno.EXDEV:
             raise
         tmp = dst + f".tmp{os.getpid()}"
         subprocess.run(["cp", "-a", src, tmp], check=True)

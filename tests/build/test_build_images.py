@@ -264,3 +264,15 @@ def test_labels_tags_inline_dockerfile_and_other_dockerfile_name(benv):
     assert img.config["config"]["Labels"] == {"from": "file", "com.example.x": "1"}
     benv.build(dockerfile_inline="FROM busybox:latest\nCMD [\"echo\", \"inline\"]\n", tags=["inline:1"])
     assert benv.run("inline:1") == (0, "inline\n")
+
+
+def test_stage_on_stage_output_order_and_run_network_none(benv):
+    benv.build("""\
+        FROM busybox:latest AS base
+        RUN echo base > /base
+        FROM base AS child
+        RUN --network=none sh -c 'ip link 2>/dev/null | grep -c "^[0-9]" > /links || echo 1 > /links'
+        """, tags=["st:1"])
+    headers = [line.split(" ", 2)[1:] for line in benv.lines if line.startswith("#") and " [" in line]
+    assert [h[0] for h in headers] == ["[base", "[base", "[child", "[child"]
+    assert benv.run("st:1", ("cat", "/base", "/links")) == (0, "base\n1\n")
