@@ -111,9 +111,9 @@ class PublishMixin:
                     pass  # someone holds it (a previous daemon still exiting): rules still apply
 
     def _drop_backends(self, st: State, cid: str, ip: str = "") -> None:
-        """Remove ``cid`` from every publication; delete the ones left empty."""
+        """Remove ``cid`` (only its backend at ``ip`` when given) from every publication."""
         for key, pub in list(st.publications.items()):
-            left = tuple((c, i) for c, i in pub.backends if c != cid)
+            left = tuple((c, i) for c, i in pub.backends if c != cid or (ip and i != ip))
             if left == pub.backends:
                 continue
             if not left:

@@ -78,6 +78,9 @@ def test_load_balancing_and_set_backends(lab):
         tcp_ask(lab.host, "127.0.0.1", 8000)
     assert servers["r2"].count == before
     assert servers["r1"].count > 0 and servers["r3"].count > 0
+    m.set_backends("*:8000/tcp", [])  # nobody healthy: refused, not hung
+    assert "Refused" in tcp_blocked(lab.host, "127.0.0.1", 8000)
+    m.set_backends("*:8000/tcp", ["r1", "r3"])
     m.unpublish("r1")  # r1 killed: only r3 is left
     answers = {tcp_ask(lab.host, "127.0.0.1", 8000).split()[0] for _ in range(6)}
     assert answers == {"r3"}
@@ -227,4 +230,17 @@ def test_daemon_killed_with_sigkill(lab):
     assert not os.path.exists(os.path.join(m.run_dir, "netns", "half"))
     assert tcp_ask(lab.host, "127.0.0.1", 8080).startswith("web ")
     m.reconcile([])  # the container is gone too
+    assert m.publications() == [] and tcp_blocked(lab.host, "127.0.0.1", 8080)
+
+
+def test_detach_from_another_network_keeps_the_published_port(lab):
+    m = lab.manager
+    m.create_network(NetworkConfig("front"))
+    m.create_network(NetworkConfig("back"))
+    web, [ef, eb] = lab.container("web", "front", "back")
+    lab.server(web, "web", 80)
+    m.publish("web", ef, [PortBinding(80, host_port=8080)])
+    m.detach("web", "back")
+    assert tcp_ask(lab.host, "127.0.0.1", 8080).startswith("web ")
+    m.detach("web", "front")
     assert m.publications() == [] and tcp_blocked(lab.host, "127.0.0.1", 8080)
