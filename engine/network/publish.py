@@ -27,10 +27,11 @@ class PublishMixin:
 
     _placeholders: dict[str, socket.socket]
 
-    def publications(self) -> list[Publication]:
-        """Every published host port, sorted by key."""
+    def publications(self, container_id: str | None = None) -> list[Publication]:
+        """Published host ports (those reaching one container, or all), sorted by key."""
         pubs = self.store.load().publications  # type: ignore[attr-defined]
-        return [pubs[k] for k in sorted(pubs)]
+        return [pubs[k] for k in sorted(pubs)
+                if container_id is None or any(c == container_id for c, _ in pubs[k].backends)]
 
     def publish(self, container_id: str, endpoint: Endpoint, ports: Iterable[PortBinding],
                 group: str = "") -> list[Publication]:

@@ -57,6 +57,8 @@ def test_host_ip_and_random_port(lab):
     assert pubs[0].host_port > 1024 and pubs[0].key == f"*:{pubs[0].host_port}/tcp"
     assert tcp_ask(lab.host, "127.0.0.1", pubs[0].host_port).startswith("web ")
     assert tcp_ask(lab.host, "127.0.0.1", 9090).startswith("web ")
+    assert sorted(p.key for p in m.publications("web")) == sorted(p.key for p in pubs)
+    assert m.publications("nobody") == []
     assert tcp_blocked(lab.host, "198.51.100.1", 9090)  # bound to 127.0.0.1 only
 
 
