@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .parse import _Loader
+from .parse import resolve_scalar
 
 __all__ = ["to_yaml", "to_json", "ordered", "LAYOUT"]
 
@@ -179,12 +179,17 @@ class _Dumper(yaml.SafeDumper):
 
 
 _STR = "tag:yaml.org,2002:str"
-_RESOLVERS = (yaml.resolver.Resolver(), _Loader(""))  # YAML 1.1 readers, and Compose's 1.2
+_YAML11 = yaml.resolver.Resolver()
 
 
 def _ambiguous(data: str) -> bool:
-    """True when a YAML 1.1 or 1.2 reader would not read ``data`` back as a string."""
-    return any(r.resolve(yaml.ScalarNode, data, (True, False)) != _STR for r in _RESOLVERS)
+    """True when a YAML 1.1 reader or Compose's 1.2 reading would not give ``data`` back as a string."""
+    if _YAML11.resolve(yaml.ScalarNode, data, (True, False)) != _STR:
+        return True
+    try:
+        return not isinstance(resolve_scalar(data), str)
+    except Exception:  # e.g. an int literal too odd to build: quote it to be safe
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
