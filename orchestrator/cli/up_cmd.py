@@ -88,6 +88,7 @@ class Attacher:
         self.args, self.client, self.name, self.services = args, client, name, services
         self.since = since
         self.queue: queue.Queue = queue.Queue()
+        self.pending: list[tuple[str, Any]] = []
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
         rows = self._rows()
@@ -104,6 +105,7 @@ class Attacher:
         try:
             for item in self.client.stream(method, path, query=query):
                 self.queue.put((kind, item))
+            self.queue.put(("closed", kind))
         except Exception as exc:  # noqa: BLE001 - reported to the main loop
             self.queue.put(("error", str(exc)))
 
@@ -140,7 +142,7 @@ class Attacher:
                                    self.client)
                     return 130
             try:
-                kind, item = self.queue.get(timeout=0.1)
+                kind, item = self.pending.pop(0) if self.pending else self.queue.get(timeout=0.1)
             except queue.Empty:
                 continue
             code = self._handle(kind, item)
@@ -157,6 +159,8 @@ class Attacher:
             return 130
         elif kind == "error" and self.stopping is None:
             raise error(item)
+        elif kind == "closed" and item == "event" and self.stopping is None:
+            raise error("the shoal daemon closed the event stream (was it stopped?)")
         return None
 
     def _graceful_stop(self) -> None:
@@ -173,6 +177,7 @@ class Attacher:
             return None
         if str(ev.get("time", "")) < self.since or ev.get("service") not in self.services:
             return None
+        self._drain_logs()
         code = _exit_code(ev, self.client)
         label = display_name(ev, self.name)
         restarting = self._restarting(ev)
@@ -187,6 +192,18 @@ class Attacher:
                                       for r in self._rows()):
             return 0
         return None
+
+    def _drain_logs(self, quiet: float = 0.15) -> None:
+        """Print log lines already on their way, so a container's last lines precede its exit."""
+        while True:
+            try:
+                kind, item = self.queue.get(timeout=quiet)
+            except queue.Empty:
+                return
+            if kind == "log":
+                self._handle(kind, item)
+            else:
+                self.pending.append((kind, item))
 
     def _restarting(self, ev: dict) -> bool:
         try:
@@ -208,7 +225,6 @@ class Attacher:
 
 
 def _entry(row: dict) -> dict:
-    from orchestrator.cli.logs_cmd import _number
     return {"service": row.get("Service"), "number": container_number(row), "container": row.get("Name")}
 
 

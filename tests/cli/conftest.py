@@ -97,4 +97,25 @@ def shoal(fake, project, tmp_path):
     return run
 
 
+@pytest.fixture
+def cli(fake, project, tmp_path, monkeypatch, capsys):
+    """Run `shoal -f <project> ARGS` in this process (fast; no TTY, no stdin)."""
+    from orchestrator.cli import main as cli_main
+    monkeypatch.setenv("SHOAL_RUN", fake.run_dir)
+    monkeypatch.setenv("SHOAL_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("SHOAL_NO_AUTOSTART", "1")
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES",
+                        tuple(dict.fromkeys(cli_main.COMMAND_MODULES + VERB_MODULES)))
+    monkeypatch.chdir(project.parent)
+
+    def run(*args: str, files: bool = True) -> Result:
+        capsys.readouterr()
+        rc = cli_main.main([*(["-f", str(project)] if files else []), *args])
+        out = capsys.readouterr()
+        return Result(rc, out.out, out.err)
+    return run
+
+
 __all__ = ["container", "launcher_argv", "cli_env", "Result", "VERB_MODULES", "COMPOSE"]

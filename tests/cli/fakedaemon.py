@@ -60,6 +60,7 @@ class FakeDaemon:
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
     inspect: dict[str, dict] = field(default_factory=dict)
     hold_streams: bool = False
+    slow: dict[str, float] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -172,6 +173,7 @@ class FakeDaemon:
             return await self._json(writer, {"id": "run1", "name": f"{name}-{req.body['service']}-run-abc"})
         if verb == "wait":
             return await self._json(writer, {"exit_code": 3})
+        await asyncio.sleep(self.slow.get(verb, 0))
         await self._ndjson(writer, self.progress + [self.result])
 
     async def _container(self, req: Request, cid: str, verb: str, headers: dict,
