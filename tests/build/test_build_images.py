@@ -276,3 +276,35 @@ def test_stage_on_stage_output_order_and_run_network_none(benv):
     headers = [line.split(" ", 2)[1:] for line in benv.lines if line.startswith("#") and " [" in line]
     assert [h[0] for h in headers] == ["[base", "[base", "[child", "[child"]
     assert benv.run("st:1", ("cat", "/base", "/links")) == (0, "base\n1\n")
+
+
+def _tree(root: str) -> dict[str, tuple]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            data = open(path, "rb").read() if os.path.isfile(path) and not os.path.islink(path) else b""
+            out[os.path.relpath(path, root)] = (st.st_mode, st.st_uid, st.st_gid, st.st_rdev, data,
+                                                os.readlink(path) if os.path.islink(path) else "")
+    return out
+
+
+def test_layer_blobs_unpack_to_the_stored_layer_dirs(benv, tmp_path):
+    from engine.images.layers import is_opaque, unpack_layer
+    benv.write({"f.txt": "f"})
+    image = benv.build("""\
+        FROM busybox:latest
+        RUN mkdir -p /d/sub && echo old > /d/sub/old && ln -s /d/sub/old /d/link
+        RUN rm -rf /d && mkdir /d && echo new > /d/new && chmod 4755 /d/new && rm /etc/passwd
+        COPY --chown=1000:1000 --chmod=600 f.txt /d/f.txt
+        """, tags=["lay:1"])
+    img = benv.store.lookup(image)
+    assert "d/.wh..wh..opq" in _layer_names(benv, "lay:1", 2)
+    for index, (desc, layer_dir) in enumerate(zip(img.manifest["layers"], reversed(img.layer_dirs))):
+        dest = str(tmp_path / f"unpacked{index}")
+        unpack_layer(benv.store.blob_path(desc["digest"]), "tar", dest, desc["digest"])
+        assert _tree(dest) == _tree(layer_dir), f"layer {index} differs"
+        assert is_opaque(os.path.join(dest, "d")) == (index == 2)
+    code, out = benv.run("lay:1", ("sh", "-c", "ls /d; stat -c '%a %u' /d/new /d/f.txt; test -e /etc/passwd || echo nopw"))
+    assert out == "f.txt\nnew\n4755 0\n600 1000\nnopw\n"
