@@ -69,6 +69,10 @@ class Builder:
                  no_cache: bool = False, pull: bool = False, progress: Progress | None = None,
                  puller: Callable | None = None) -> None:
         self.store, self.engine = store, engine
+        if re.match(r"^[a-z]+://|^git@", context_dir):
+            raise BuildError(f"build context {context_dir}: remote contexts are not supported (clone it first)")
+        if not os.path.isdir(context_dir):
+            raise BuildError(f"build context {context_dir} is not a directory")
         self.file = os.path.basename(dockerfile) if dockerfile_inline is None else "Dockerfile"
         text = dockerfile_inline if dockerfile_inline is not None else self._read(context_dir, dockerfile)
         try:

@@ -52,6 +52,7 @@ class BuildState:
 
     @property
     def diff_ids(self) -> list[str]:
+        """The uncompressed layer digests, base first."""
         return list(self.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"])
 
     def layer_dirs(self, store: ImageStore) -> list[str]:

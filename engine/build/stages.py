@@ -37,6 +37,7 @@ class Stage:
 
     @property
     def label(self) -> str:
+        """The name progress lines show: the AS name or ``stage-N``."""
         return self.name or f"stage-{self.index}"
 
 

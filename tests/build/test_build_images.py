@@ -308,3 +308,11 @@ def test_layer_blobs_unpack_to_the_stored_layer_dirs(benv, tmp_path):
         assert is_opaque(os.path.join(dest, "d")) == (index == 2)
     code, out = benv.run("lay:1", ("sh", "-c", "ls /d; stat -c '%a %u' /d/new /d/f.txt; test -e /etc/passwd || echo nopw"))
     assert out == "f.txt\nnew\n4755 0\n600 1000\nnopw\n"
+
+
+def test_bad_context_is_a_clear_error(benv):
+    from engine.build import build
+    for ctx, message in (("https://github.com/x/y.git", "remote contexts are not supported"),
+                         ("/nonexistent/ctx", "is not a directory")):
+        with pytest.raises(BuildError, match=message):
+            build(ctx, store=benv.store, engine=benv.engine)
