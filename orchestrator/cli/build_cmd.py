@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, Callable, Mapping
 
-__all__ = ["register", "build_options", "image_name", "parse_build_args"]
+__all__ = ["register", "build_options", "image_name", "parse_build_args", "check_build_keys"]
 
 
 def _fail(message: str) -> Exception:
@@ -36,6 +36,30 @@ def parse_build_args(items: list[str] | None, env: Mapping[str, str]) -> dict[st
         elif key in env:
             out[key] = env[key]
     return out
+
+
+_IGNORED_KEYS = ("cache_from", "cache_to")
+_UNSUPPORTED_KEYS = ("ssh", "secrets", "additional_contexts", "extra_hosts", "isolation", "privileged",
+                     "shm_size", "ulimits", "entitlements")
+
+
+def check_build_keys(service: str, build: Mapping[str, Any], warn: Callable[[str], None]) -> None:
+    """Refuse compose build keys the builder cannot honour; warn for cache hints it ignores."""
+    for key in _UNSUPPORTED_KEYS:
+        if build.get(key):
+            raise _fail(f"service {service!r}: build.{key} is not supported by shoal's builder")
+    if build.get("network") not in (None, "", "default", "host"):
+        raise _fail(f"service {service!r}: build.network {build['network']!r} is not supported "
+                    "(RUN steps use the host network)")
+    from engine.build.stages import platform_args
+    host = platform_args()["TARGETPLATFORM"]
+    others = [p for p in build.get("platforms") or [] if p != host]
+    if others:
+        raise _fail(f"service {service!r}: build.platforms {others} differ from this host ({host}); "
+                    "cross-platform builds are not supported")
+    for key in _IGNORED_KEYS:
+        if build.get(key):
+            warn(f"service {service!r}: build.{key} is ignored (shoal keeps its own local layer cache)")
 
 
 def build_options(project: str, service: str, svc: Mapping[str, Any], cli_args: Mapping[str, str],
@@ -77,6 +101,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     wanted = [s for s in (args.services or sorted(services)) if services[s].get("build")]
     cli_args = parse_build_args(args.build_args, os.environ)
     mode = args.build_progress or ("plain" if args.progress in ("auto", "plain", "json") else args.progress)
+    for service in wanted:
+        check_build_keys(service, services[service]["build"], lambda m: print(f"WARN[0000] {m}", file=sys.stderr))
     engine, store = _engine_and_store()
     for service in wanted:
         opts = build_options(loaded.name, service, services[service], cli_args, args.no_cache, args.pull)
@@ -105,6 +131,14 @@ def _cmd_bootstrap(args: argparse.Namespace) -> int:
     print(result.image_id)
     print(f"tagged {', '.join(result.names)} ({result.size / 1e6:.0f} MB unpacked, "
           f"{result.seconds:.0f}s)", file=sys.stderr)
+    return 0
+
+
+def _cmd_builder_prune(args: argparse.Namespace) -> int:
+    from engine.build.cache import BuildCache
+    engine, _ = _engine_and_store()
+    count = BuildCache(os.path.join(engine.root, "build-cache")).clear()
+    print(f"Deleted {count} build cache entries (run `shoal image prune` to free unused layers)")
     return 0
 
 
@@ -139,3 +173,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="don't print anything to stderr; print image ids")
     p.set_defaults(func=_cmd_build)
     _add_bootstrap(_image_subparsers(subparsers))
+    builder = subparsers.add_parser("builder", help="manage the build cache")
+    bsub = builder.add_subparsers(dest="builder_command", metavar="COMMAND")
+    prune = bsub.add_parser("prune", help="forget every build cache entry")
+    prune.add_argument("-f", "--force", action="store_true", help="do not prompt (there is no prompt)")
+    prune.set_defaults(func=_cmd_builder_prune)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from orchestrator.cli import main as cli_main
-from orchestrator.cli.build_cmd import build_options, image_name, parse_build_args
+from orchestrator.cli.build_cmd import build_options, check_build_keys, image_name, parse_build_args
 
 
 @pytest.fixture
@@ -73,3 +73,25 @@ def test_shoal_build_builds_compose_services(shoal, tmp_path, monkeypatch, busyb
     (proj / "api" / "Dockerfile").write_text("FROM busybox:latest\nRUN exit 7\n")
     assert shoal(["-f", str(proj / "compose.yaml"), "build", "api"]) == 1
     assert "service 'api' failed to build: Dockerfile:2: RUN: " in capsys.readouterr().err
+
+
+def test_compose_build_keys_unsupported_or_ignored():
+    warnings: list[str] = []
+    check_build_keys("web", {"context": ".", "cache_from": ["x"], "network": "host"}, warnings.append)
+    assert warnings == ["service 'web': build.cache_from is ignored (shoal keeps its own local layer cache)"]
+    for build, message in (({"ssh": ["default"]}, "build.ssh is not supported"),
+                           ({"secrets": ["s"]}, "build.secrets is not supported"),
+                           ({"network": "mynet"}, "build.network 'mynet' is not supported"),
+                           ({"platforms": ["linux/s390x"]}, "cross-platform builds are not supported")):
+        with pytest.raises(cli_main.ShoalError, match=message):
+            check_build_keys("web", build, warnings.append)
+
+
+def test_builder_prune(shoal, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SHOAL_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("SHOAL_RUN", str(tmp_path / "run"))
+    cache = tmp_path / "root" / "build-cache"
+    cache.mkdir(parents=True)
+    (cache / ("a" * 64)).write_text("sha256:x")
+    assert shoal(["builder", "prune", "-f"]) == 0
+    assert "Deleted 1 build cache entries" in capsys.readouterr().out and not list(cache.iterdir())
