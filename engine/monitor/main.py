@@ -99,9 +99,36 @@ class Monitor:
             self._drain_all()
             self.finish(status, error=err["message"])
             return {"ok": False, **err}
+        if self.plan.get("init_path"):
+            self._wait_app_exec()
         self.save(state="running", pid=self.pid1, monitor_pid=os.getpid(), started_at=now_rfc3339(),
                   finished_at="", exit_code=0, signal=0, oom_killed=False, error="")
         return {"ok": True, "pid": self.pid1}
+
+    def _wait_app_exec(self, budget: float = 0.5) -> None:
+        """Let the init fork and exec the app before reporting "running".
+
+        Signals sent to a pid-namespace init before it sets up its handlers are dropped by the
+        kernel, and freezing it mid-spawn stalls it: waiting here makes stop/pause right after
+        start reliable (typically ~1 ms).
+        """
+        deadline = time.monotonic() + budget
+        try:
+            with open(f"/proc/{self.pid1}/cmdline", "rb") as f:
+                init_cmd = f.read()
+        except OSError:
+            return
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{self.pid1}/task/{self.pid1}/children") as f:
+                    kids = f.read().split()
+                if kids:
+                    with open(f"/proc/{kids[0]}/cmdline", "rb") as f:
+                        if f.read() != init_cmd:
+                            return
+            except OSError:
+                return  # init already gone: the loop will reap it
+            time.sleep(0.001)
 
     # -- loop --------------------------------------------------------------------------------
     def serve(self) -> None:
