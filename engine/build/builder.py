@@ -69,6 +69,9 @@ class Builder:
                  no_cache: bool = False, pull: bool = False, progress: Progress | None = None,
                  puller: Callable | None = None) -> None:
         self.store, self.engine = store, engine
+        if os.path.realpath(store.root) != os.path.realpath(os.path.join(engine.root, "images")):
+            raise BuildError(f"the image store {store.root} is not the engine's ({engine.root}/images): "
+                             "RUN containers could not see the images being built")
         if re.match(r"^[a-z]+://|^git@", context_dir):
             raise BuildError(f"build context {context_dir}: remote contexts are not supported (clone it first)")
         if not os.path.isdir(context_dir):
