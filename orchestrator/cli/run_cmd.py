@@ -18,7 +18,7 @@ DONE_STATES = ("exited", "dead", "removed")
 
 def build_body(args: argparse.Namespace, tty: bool, interactive: bool) -> dict:
     """The body of POST /projects/{name}/run from compose's run flags."""
-    command = [args.command, *args.args] if args.command else None
+    command = list(args.command) or None
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []
@@ -79,8 +79,7 @@ def register(sub: Any) -> None:
     """Add `run`."""
     p = sub.add_parser("run", help="Run a one-off command on a service")
     p.add_argument("service", metavar="SERVICE")
-    p.add_argument("command", nargs="?", metavar="COMMAND")
-    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARGS...]")
     a = p.add_argument
     a("--rm", action="store_true", help="remove the container after it exits")
     a("-d", "--detach", action="store_true", help="run in the background and print the container name")

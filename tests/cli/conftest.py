@@ -89,7 +89,8 @@ def shoal(fake, project, tmp_path):
     def run(*args: str, stdin: str | None = None, files: bool = True, env: dict | None = None,
             timeout: float = 30) -> Result:
         argv = launcher_argv(*(["-f", str(project)] if files else []), *args)
-        out = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
+        out = subprocess.run(argv, input=stdin, capture_output=True, text=True, errors="replace",
+                             timeout=timeout,
                              env=cli_env(fake.run_dir, str(tmp_path / "root"),
                                          SHOAL_NO_AUTOSTART="1", **(env or {})),
                              cwd=str(project.parent))
