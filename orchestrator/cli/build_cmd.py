@@ -76,11 +76,31 @@ def build_options(project: str, service: str, svc: Mapping[str, Any], cli_args: 
     }
 
 
-def _printer(service: str, mode: str, quiet: bool) -> Callable[[str], None]:
-    if quiet:
-        return lambda line: None
-    prefix = f"[{service}] " if mode == "tty" else ""
-    return lambda line: print(prefix + line, file=sys.stderr, flush=True)
+class _Progress:
+    """Plain mode prints every line; tty mode prints steps and statuses, keeping RUN output for errors."""
+
+    def __init__(self, service: str, mode: str, quiet: bool) -> None:
+        self.service, self.mode, self.quiet = service, mode, quiet
+        self.tail: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        if self.quiet:
+            return
+        if self.mode == "tty" and not _is_status(line):
+            self.tail = (self.tail + [line])[-15:]
+            return
+        prefix = f"[{self.service}] " if self.mode == "tty" else ""
+        print(prefix + line, file=sys.stderr, flush=True)
+
+    def flush_tail(self) -> None:
+        """After a failure in tty mode, show the output the step printed last."""
+        for line in self.tail if self.mode == "tty" and not self.quiet else []:
+            print(f"[{self.service}] {line}", file=sys.stderr)
+
+
+def _is_status(line: str) -> bool:
+    head, _, rest = line.partition(" ")
+    return not head.startswith("#") or rest.startswith("[") or rest == "CACHED" or rest.startswith("DONE ")
 
 
 def _engine_and_store():
@@ -107,10 +127,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     for service in wanted:
         opts = build_options(loaded.name, service, services[service], cli_args, args.no_cache, args.pull)
         started = time.monotonic()
+        progress = _Progress(service, mode, args.quiet or mode == "quiet")
         try:
-            image_id = build(opts.pop("context_dir"), store=store, engine=engine,
-                             progress=_printer(service, mode, args.quiet or mode == "quiet"), **opts)
+            image_id = build(opts.pop("context_dir"), store=store, engine=engine, progress=progress, **opts)
         except BuildError as exc:
+            progress.flush_tail()
             raise _fail(f"service {service!r} failed to build: {exc}") from None
         if args.quiet:
             print(image_id)

@@ -95,3 +95,15 @@ def test_builder_prune(shoal, tmp_path, monkeypatch, capsys):
     (cache / ("a" * 64)).write_text("sha256:x")
     assert shoal(["builder", "prune", "-f"]) == 0
     assert "Deleted 1 build cache entries" in capsys.readouterr().out and not list(cache.iterdir())
+
+
+def test_tty_progress_keeps_run_output_for_errors(capsys):
+    from orchestrator.cli.build_cmd import _Progress
+    p = _Progress("api", "tty", quiet=False)
+    for line in ("#1 [stage-0 1/2] FROM busybox", "#1 DONE 0.0s", "#2 [stage-0 2/2] RUN make",
+                 "#2 compiling", "#2 error: boom", "[Warning] unused"):
+        p(line)
+    err = capsys.readouterr().err
+    assert "[api] #2 [stage-0 2/2] RUN make" in err and "boom" not in err and "[api] [Warning] unused" in err
+    p.flush_tail()
+    assert capsys.readouterr().err == "[api] #2 compiling\n[api] #2 error: boom\n"
