@@ -142,7 +142,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_bootstrap(args: argparse.Namespace) -> int:
-    from engine.build.bootstrap import BootstrapError, bootstrap
+    from engine.build.bootstrap import BootstrapError, bootstrap, parse_target
+    try:
+        parse_target(args.image)
+    except BootstrapError as exc:
+        raise _fail(str(exc)) from None
     engine, store = _engine_and_store()
     try:
         result = bootstrap(store, args.image, mirror=args.mirror,

@@ -31,7 +31,9 @@ def test_build_arg_flags():
     assert parse_build_args(["A=1", "B", "C", "D="], {"B": "from-env"}) == {"A": "1", "B": "from-env", "D": ""}
 
 
-def test_parser_has_build_and_image_bootstrap(shoal, capsys):
+def test_parser_has_build_and_image_bootstrap(shoal, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOAL_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("SHOAL_RUN", str(tmp_path / "run"))
     parser = cli_main.build_parser()
     args = parser.parse_args(["build", "--no-cache", "--build-arg", "X=1", "-q", "web"])
     assert args.services == ["web"] and args.no_cache and args.build_args == ["X=1"] and args.quiet
