@@ -316,3 +316,15 @@ def test_bad_context_is_a_clear_error(benv):
                          ("/nonexistent/ctx", "is not a directory")):
         with pytest.raises(BuildError, match=message):
             build(ctx, store=benv.store, engine=benv.engine)
+
+
+def test_pull_option_and_missing_images_go_through_the_puller(benv):
+    pulled: list[str] = []
+
+    def puller(store, ref):
+        pulled.append(ref)
+        return store.tag("busybox:latest", ref)
+    benv.build("FROM mirror.local/tools:1\nCOPY --from=other:2 /bin/busybox /bb\n", puller=puller, tags=["p:1"])
+    assert pulled == ["mirror.local/tools:1", "other:2"]
+    benv.build(puller=puller, pull=True)
+    assert pulled[2:] == ["mirror.local/tools:1", "other:2"]  # --pull always asks again
