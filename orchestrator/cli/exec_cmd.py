@@ -41,12 +41,15 @@ class ExitTail:
                 if MARKER.startswith(buf[-n:]):
                     idx = len(buf) - n
                     break
+        if idx > 0 and buf[idx - 1:idx] == b"\n":
+            idx -= 1  # shoald writes a newline before the exit line: not the command's output
         self.held = buf[idx:]
         return buf[:idx]
 
     def close(self) -> tuple[bytes, int | None]:
         """At end of stream: (output still held, the exit code or None when none came)."""
-        match = _EXIT_RE.match(self.held)
+        held = self.held[1:] if self.held.startswith(b"\n") else self.held
+        match = _EXIT_RE.match(held)
         if match:
             return b"", int(match.group(1))
         return self.held, None

@@ -86,6 +86,9 @@ def _names(client: Client, name: str, services: list[str]) -> list[str]:
 
 
 def container_number(row: dict) -> Any:
+    """A summary's replica number: its `Number` field, else the compose label."""
+    if row.get("Number") not in (None, "", 0):
+        return row["Number"]
     labels = row.get("Labels") or ""
     if isinstance(labels, dict):
         return labels.get("com.docker.compose.container-number")

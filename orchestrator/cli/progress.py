@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Iterable
 
-__all__ = ["Progress", "Entry", "resolve_mode", "render_plain", "render_tty", "consume",
+__all__ = ["Progress", "Entry", "split_id", "resolve_mode", "render_plain", "render_tty", "consume",
            "DONE", "FAILED"]
 
 MODES = ("auto", "tty", "plain", "quiet", "json")
@@ -52,15 +52,24 @@ def resolve_mode(requested: str | None, stream: IO[str]) -> str:
     return mode
 
 
-def _kind(event: dict) -> str:
+RESOURCE_KINDS = ("network", "volume", "image", "service")
+
+
+def split_id(event: dict) -> tuple[str, str]:
+    """(kind, name) of a progress line: ids like `network p_default` name their kind."""
+    ident = str(event.get("id", ""))
+    first, sep, rest = ident.partition(" ")
+    if sep and first in RESOURCE_KINDS:
+        return first.capitalize(), rest
     if event.get("kind"):
-        return str(event["kind"]).capitalize()
-    return "Container" if event.get("service") else "Resource"
+        return str(event["kind"]).capitalize(), ident
+    return ("Container" if event.get("service") else "Resource"), ident
 
 
 def render_plain(event: dict) -> str:
     """One status change as compose prints it without a TTY: ` Container p-web-1  Started`."""
-    line = f" {_kind(event)} {event.get('id', '')}  {event.get('status', '')}"
+    kind, ident = split_id(event)
+    line = f" {kind} {ident}  {event.get('status', '')}"
     if event.get("message"):
         line += f" {event['message']}"
     return line
@@ -112,7 +121,7 @@ class Progress:
         key = str(event.get("id", ""))
         entry = self.entries.get(key)
         if entry is None:
-            entry = self.entries[key] = Entry(_kind(event), key)
+            entry = self.entries[key] = Entry(*split_id(event))
         entry.status = str(event.get("status", ""))
         entry.message = str(event.get("message") or "")
         entry.ended = time.monotonic() if entry.done else None

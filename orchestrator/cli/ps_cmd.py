@@ -14,7 +14,7 @@ __all__ = ["register", "format_table", "format_ports", "format_command", "JSON_F
 JSON_FIELDS = ("Command", "CreatedAt", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes",
                "Mounts", "Name", "Names", "Networks", "Ports", "Project", "Publishers", "RunningFor",
                "Service", "Size", "State", "Status")
-STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
+STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited", "failed")
 COLUMNS = ("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")
 
 

@@ -209,5 +209,5 @@ class FakeDaemon:
                 break
             writer.write(data.upper())
             await writer.drain()
-        writer.write(json.dumps({"exit_code": self.exec_exit}).encode() + b"\n")
+        writer.write(b"\n" + json.dumps({"exit_code": self.exec_exit}).encode() + b"\n")
         await writer.drain()

@@ -51,25 +51,36 @@ def test_piped_stdin_uses_the_raw_stream_and_its_exit_code(shoal, fake):
 def test_exit_tail_holds_only_a_possible_exit_line():
     t = ExitTail()
     assert t.feed(b"out") == b"out"
-    assert t.feed(b"put\n{\"exit") == b"put\n"
+    assert t.feed(b"put\n\n{\"exit") == b"put\n"
     assert t.feed(b"_code\": 3}") == b""
     assert t.close() == (b"", 3)
+
+
+def test_exit_tail_drops_only_the_daemons_newline():
+    t = ExitTail()
+    assert t.feed(b"no newline at end") == b"no newline at end"
+    assert t.feed(b'\n{"exit_code": 0}\n') == b""
+    assert t.close() == (b"", 0)
+    t = ExitTail()
+    assert t.feed(b"line\n") == b"line"  # the newline waits: it may be the daemon's
+    assert t.feed(b"more\n") == b"\nmore"
+    assert t.close() == (b"\n", None)
 
 
 def test_exit_tail_releases_look_alikes_and_reports_missing_code():
     t = ExitTail()
     assert t.feed(b"x = {\"exi") == b"x = "
-    assert t.feed(b"sting\": 1}\n") == b"{\"existing\": 1}\n"
-    assert t.close() == (b"", None)
+    assert t.feed(b"sting\": 1}\n") == b"{\"existing\": 1}"
+    assert t.close() == (b"\n", None)
     t = ExitTail()
     t.feed(b'{"exit_code": nope}')
     assert t.close() == (b'{"exit_code": nope}', None)
 
 
-@pytest.mark.parametrize("split", range(1, 17))
+@pytest.mark.parametrize("split", range(1, 18))
 def test_exit_tail_finds_the_code_at_any_chunk_boundary(split):
-    data = b'hi\n{"exit_code": 42}\n'
+    data = b'hi\n\n{"exit_code": 42}\n'
     t = ExitTail()
     shown = t.feed(data[:split]) + t.feed(data[split:])
     held, code = t.close()
-    assert shown + held == b"hi\n" and code == 42
+    assert shown + held == b"hi\n" and code == 42 and held == b""

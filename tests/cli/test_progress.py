@@ -28,6 +28,8 @@ def test_plain_line_names_kind_resource_and_status():
         " Container demo-web-1  Started"
     assert render_plain({"id": "demo_default", "kind": "network", "status": "Created"}) == \
         " Network demo_default  Created"
+    assert render_plain({"id": "volume demo_data", "service": "", "status": "Removed"}) == \
+        " Volume demo_data  Removed"
     assert render_plain({"id": "demo-db-1", "service": "db", "status": "Error",
                          "message": "exited with code 1"}) == " Container demo-db-1  Error exited with code 1"
 
