@@ -11,7 +11,7 @@ from .context import Context, ConversionWarning, Options, Warning
 from .deps import rbac_objects
 from .files import file_objects
 from .services import SERVICE_TYPES, cluster_services, headless_service, published_service
-from .storage import claims, exclusive_volumes
+from .storage import claims, exclusive_volumes, external_objects
 from .unsupported import warn_deploy, warn_unsupported
 from .workloads import plan, workload
 
@@ -28,6 +28,7 @@ class Conversion:
 
     manifests: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[ConversionWarning] = field(default_factory=list)
+    external: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) that must pre-exist
 
 
 def _project_warnings(ctx: Context) -> None:
@@ -78,4 +79,4 @@ def convert(project: Mapping[str, Any], *, namespace: str | None = None,
         objects += rbac_objects(ctx)
     _project_warnings(ctx)
     objects.sort(key=lambda o: KIND_ORDER.index(o["kind"]))
-    return Conversion(objects, ctx.warnings)
+    return Conversion(objects, ctx.warnings, external_objects(ctx))

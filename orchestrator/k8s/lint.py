@@ -91,14 +91,15 @@ def _service(obj: Mapping[str, Any], where: str, pods: list[Mapping[str, Any]]) 
     return problems
 
 
-def lint(manifests: Iterable[Mapping[str, Any]], external: Iterable[str] = ()) -> list[str]:
-    """Every semantic problem found (empty: consistent); `external` names may be referenced freely."""
+def lint(manifests: Iterable[Mapping[str, Any]],
+         external: Iterable[tuple[str, str]] = ()) -> list[str]:
+    """Every semantic problem found (empty: consistent); `external` (kind, name) objects pre-exist."""
     objs = list(manifests)
     kinds: dict[str, set[str]] = {}
     for obj in objs:
         kinds.setdefault(obj["kind"], set()).add(obj["metadata"]["name"])
-    for kind in ("PersistentVolumeClaim", "ConfigMap", "Secret"):
-        kinds.setdefault(kind, set()).update(external)
+    for kind, name in external:
+        kinds.setdefault(kind, set()).add(name)
     problems, seen = [], set()
     pods = [_pod(o) for o in objs if o["kind"] in WORKLOADS]
     for obj in objs:

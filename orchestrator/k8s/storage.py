@@ -9,11 +9,12 @@ from typing import Any
 from orchestrator.compose.units import parse_bytes
 
 from .context import Context
-from .files import file_mounts
+from .files import file_mounts, object_name
 from .names import dns_label
 from .resources import memory_quantity
 
-__all__ = ["PodStorage", "volume_users", "exclusive_volumes", "pod_storage", "claims", "volume_settings"]
+__all__ = ["PodStorage", "volume_users", "exclusive_volumes", "pod_storage", "claims", "volume_settings",
+           "claim_name", "external_objects"]
 
 
 @dataclass
@@ -60,6 +61,28 @@ def exclusive_volumes(ctx: Context) -> dict[str, list[str]]:
             continue
         if len({s for s, _ in users}) == 1 and not any(ro for _, ro in users):
             out.setdefault(users[0][0], []).append(name)
+    return out
+
+
+def claim_name(ctx: Context, name: str) -> str:
+    """The PVC a named volume is: its own for project volumes, `name:` for external ones."""
+    vol = ctx.section("volumes")[name]
+    if vol.get("external"):
+        return dns_label(str(vol.get("name") or name), letter_first=False)
+    return dns_label(name)
+
+
+def external_objects(ctx: Context) -> list[tuple[str, str]]:
+    """(kind, name) of external volumes, configs and secrets services use: they must pre-exist."""
+    out: list[tuple[str, str]] = []
+    for name in volume_users(ctx):
+        if ctx.section("volumes")[name].get("external"):
+            out.append(("PersistentVolumeClaim", claim_name(ctx, name)))
+    for section, kind in (("configs", "ConfigMap"), ("secrets", "Secret")):
+        used = {str(ref.get("source")) for svc in ctx.services.values() for ref in svc.get(section) or []}
+        for key, item in ctx.section(section).items():
+            if key in used and item.get("external"):
+                out.append((kind, object_name(ctx, section, key)))
     return out
 
 
@@ -146,7 +169,7 @@ def _mount(storage: PodStorage, ctx: Context, service: str, m: Mapping[str, Any]
         storage.mounts.append(dict(mount, name=dns_label(name)))
     elif name:
         vol = ctx.section("volumes")[name]
-        claim = dns_label(str(vol.get("name") or name)) if vol.get("external") else dns_label(name)
+        claim = claim_name(ctx, name)
         if vol.get("external"):
             ctx.warn(service, "volumes", f"external volume {name!r} must exist as the "
                      f"PersistentVolumeClaim {claim!r} in the namespace")
