@@ -23,6 +23,7 @@ __all__ = ["main", "build_parser", "ShoalError", "COMMAND_MODULES"]
 COMMAND_MODULES = (
     "orchestrator.cli.config_cmd",
     "orchestrator.cli.images_cmd",
+    "orchestrator.cli.build_cmd",
     "orchestrator.cli.convert_cmd",
 )
 
