@@ -91,7 +91,7 @@ def _free_numbers(used: set[int], count: int) -> list[int]:
 
 
 def _rolling_in_progress(ctx: ServiceContext, current: Sequence[ObservedContainer]) -> bool:
-    """A batch is still coming up: an up-to-date replica not ready yet, or inside its monitor window."""
+    """A batch is still coming up: an up-to-date replica starting, or inside its monitor window."""
     return _rollout_wait(ctx, current) is not None
 
 
@@ -103,17 +103,20 @@ def _rollout_wait(ctx: ServiceContext, current: Sequence[ObservedContainer]) -> 
     for c in current:
         if ctx.outdated(c):
             continue
-        if c.state in ("created", "restarting") or (c.running and not c.ready):
-            return 0.0
-        if c.running and monitor and ctx.now < c.started_at + monitor:
+        if c.state in ("created", "restarting") or (c.state == "running" and c.health == "starting"):
+            return 0.0  # still coming up (an unhealthy one is a failure, not progress)
+        if c.state == "running" and monitor and ctx.now < c.started_at + monitor:
             until = max(until or 0.0, c.started_at + monitor)
     return until
 
 
 def _rollout_failure(ctx: ServiceContext, current: Sequence[ObservedContainer]) -> str:
-    """Why the rollout should stop: a new replica exited with an error or is unhealthy."""
+    """Why the rollout should stop: a replica of its last batch exited with an error or is unhealthy."""
+    batch_at = ctx.state.last_rollout.get(ctx.service.name)
+    if batch_at is None:
+        return ""  # no batch rolled yet: older failures are the restart policy's business
     for c in current:
-        if ctx.outdated(c):
+        if ctx.outdated(c) or c.created_at < batch_at:
             continue
         if c.state in ("exited", "dead") and c.exit_code != 0:
             return f"container {c.name} exited ({c.exit_code})"
@@ -140,7 +143,11 @@ def _scale(ctx: ServiceContext, current: list[ObservedContainer], rolling: bool,
                         f" it runs one replica, not {want}"))
         want = 1
     surplus = len(current) - want
-    if surplus > 0 and not (rolling and _rolling_in_progress(ctx, current)):
+    # During a start-first rollout the surplus is the old replicas: they go once the new ones are ready.
+    update = ctx.service.deploy.update_config if ctx.service.deploy else None
+    holding = (rolling and update is not None and update.order == "start-first"
+               and any(ctx.outdated(c) for c in current) and _rolling_in_progress(ctx, current))
+    if surplus > 0 and not holding:
         candidates = sorted((c for c in current if not ctx.busy(c)),
                             key=lambda c: removal_rank(c, ctx.outdated(c)))
         victims = candidates[:surplus]
@@ -249,7 +256,13 @@ def plan_service(ctx: ServiceContext) -> list[Action]:
     out += [_remove(ctx, c, "duplicate slot") for c in extra if not ctx.busy(c)]
     update = ctx.service.deploy.update_config if ctx.service.deploy else None
     current = _scale(ctx, current, update is not None, out)
-    handled = _recreate(ctx, current, out)
+    scaling_up = any(isinstance(a, CreateContainer) for a in out)
+    if update is not None and scaling_up and any(ctx.outdated(c) for c in current):
+        # New replicas are coming up: the rollout resumes once they are ready.
+        out.append(WaitFor(ctx.service.name, ctx.service.name, "rollout"))
+        handled = {c.name for c in current if ctx.outdated(c)}
+    else:
+        handled = _recreate(ctx, current, out)
     for c in current:
         if c.name not in handled and not ctx.busy(c):
             out += _lifecycle(ctx, c)
