@@ -1,0 +1,1 @@
+"""The churn model shared by the train job and the model API."""
