@@ -2,6 +2,7 @@
 
 The engine API is blocking, so each call goes through ``asyncio.to_thread``;
 a semaphore caps how many run at once (Compose's ``COMPOSE_PARALLEL_LIMIT``).
+New replicas of one service are created in slow-start batches (1, 2, 4 ...).
 Every action reports ``start`` then ``done`` or ``error`` through the event
 callback (the progress view, ``events`` and the reconciler's state listen
 there); one failing action does not stop the others, and the failures are in
@@ -90,8 +91,9 @@ class Executor:
 
     def __init__(self, engine: EngineLike, spec_for: SpecFactory, *, resources: ResourcesLike | None = None,
                  clock: Clock | None = None, limit: int = 8,
-                 on_event: Callable[[ExecEvent], None] | None = None) -> None:
+                 on_event: Callable[[ExecEvent], None] | None = None, slow_start: bool = True) -> None:
         self.engine = engine
+        self.slow_start = slow_start
         self.spec_for = spec_for
         self.resources = resources
         self.clock: Clock = clock or SystemClock()
@@ -107,10 +109,50 @@ class Executor:
         results: dict[int, ActionResult] = {}
         indexed = sorted(enumerate(actions), key=lambda ia: ia[1].phase)
         for _, group in groupby(indexed, key=lambda ia: ia[1].phase):
-            batch = list(group)
-            done = await asyncio.gather(*(self._one(a) for _, a in batch))
-            results.update({i: r for (i, _), r in zip(batch, done)})
+            results.update(await self._phase(list(group)))
         return [results[i] for i in range(len(actions))]
+
+    async def _phase(self, batch: list[tuple[int, Action]]) -> dict[int, ActionResult]:
+        """One phase: new replicas of a service in slow-start batches, everything else at once."""
+        fresh: dict[str, list[tuple[int, Action]]] = {}
+        others: list[tuple[int, Action]] = []
+        for item in batch:
+            a = item[1]
+            if isinstance(a, CreateContainer) and not a.replace and self.slow_start:
+                fresh.setdefault(a.service, []).append(item)
+            else:
+                others.append(item)
+        jobs = [self._indexed(others)] + [self._slow_start(items) for items in fresh.values()]
+        out: dict[int, ActionResult] = {}
+        for part in await asyncio.gather(*jobs):
+            out.update(part)
+        return out
+
+    async def _indexed(self, items: list[tuple[int, Action]]) -> dict[int, ActionResult]:
+        done = await asyncio.gather(*(self._one(a) for _, a in items))
+        return {i: r for (i, _), r in zip(items, done)}
+
+    async def _slow_start(self, items: list[tuple[int, Action]]) -> dict[int, ActionResult]:
+        """Create 1, 2, 4 ... replicas at a time; after a failed batch the rest are skipped.
+
+        A broken image or command then fails once instead of N times (Kubernetes'
+        slowStartBatch).
+        """
+        out: dict[int, ActionResult] = {}
+        size, pos = 1, 0
+        while pos < len(items):
+            chunk = items[pos:pos + size]
+            out.update(await self._indexed(chunk))
+            pos += len(chunk)
+            failed = [out[i] for i, _ in chunk if not out[i].ok]
+            if failed:
+                reason = f"skipped: an earlier replica failed: {failed[0].error}"
+                for i, a in items[pos:]:
+                    self._emit("error", a, reason)
+                    out[i] = ActionResult(a, False, reason)
+                break
+            size *= 2
+        return out
 
     async def _one(self, action: Action) -> ActionResult:
         if not isinstance(action, ENGINE_ACTIONS):

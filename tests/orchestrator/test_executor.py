@@ -263,3 +263,39 @@ def test_crash_loop_backs_off_exponentially_when_history_is_kept():
         assert rig.engine.by_name("p-web-1").state == "exited"
 
     asyncio.run(main())
+
+
+def test_new_replicas_start_in_doubling_batches_and_stop_after_a_failed_batch():
+    async def main():
+        rig = Rig(project({"web": {"image": "x", "deploy": {"replicas": 10}}}))
+        batches: list[int] = []
+        current: list[str] = []
+
+        def hook(verb, name):
+            if verb == "create":
+                current.append(name)
+
+        rig.engine.hook = hook
+        original = rig.executor._indexed
+
+        async def spy(items):
+            current.clear()
+            out = await original(items)
+            if current:
+                batches.append(len(current))
+            return out
+
+        rig.executor._indexed = spy
+        _, results = await rig.step()
+        assert all(r.ok for r in results) and batches == [1, 2, 4, 3]
+
+        broken = Rig(project({"web": {"image": "x", "deploy": {"replicas": 10}}}))
+        for n in range(1, 11):
+            broken.engine.fail[("start", f"p-web-{n}")] = StartFailed("exec: no such file")
+        _, results = await broken.step()
+        creates = [r for r in results if isinstance(r.action, CreateContainer)]
+        assert [r.ok for r in creates] == [False] * 10
+        assert len([c for c in broken.engine.calls if c[0] == "create"]) == 1  # one try, not ten
+        assert creates[1].error == "skipped: an earlier replica failed: exec: no such file"
+
+    asyncio.run(main())
