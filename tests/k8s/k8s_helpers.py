@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 def project(services: dict[str, dict[str, Any]], **top: Any) -> dict[str, Any]:
     """A normalised project dict as `docker compose config --format json` prints it."""
     data: dict[str, Any] = {"name": "demo", "services": services}
