@@ -234,7 +234,9 @@ class Engine:
                              exit_code=st.get("exit_code", 0), signal=st.get("signal", 0),
                              oom_killed=bool(st.get("oom_killed")), error=st.get("error", ""),
                              created_at=cfg.get("created_at", ""), started_at=st.get("started_at", ""),
-                             finished_at=st.get("finished_at", ""), spec=spec, labels=dict(spec.labels))
+                             finished_at=st.get("finished_at", ""), spec=spec, labels=dict(spec.labels),
+                             health=(st.get("health") or {}).get("status", ""),
+                             health_log=tuple((st.get("health") or {}).get("log", ())))
 
     def list(self) -> list[ContainerInfo]:
         """Every container under this root."""

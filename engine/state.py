@@ -110,6 +110,8 @@ class ContainerInfo:
     finished_at: str = ""
     spec: Any = None
     labels: dict[str, str] = field(default_factory=dict)
+    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
+    health_log: tuple[dict, ...] = ()  # last probes: start, end, exit_code, output
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from engine.errors import InvalidSpec
 from engine.runtime.rootfs import DEFAULT_MASKED, DEFAULT_READONLY
 from engine.spec import ContainerSpec
 
-__all__ = ["INIT_BINARY", "INIT_PATH", "command_of", "env_of", "user_of", "workdir_of",
+__all__ = ["INIT_BINARY", "INIT_PATH", "command_of", "healthcheck_of", "env_of", "user_of", "workdir_of",
            "stop_signal_of", "signal_number", "namespace_modes", "build_plan"]
 
 INIT_BINARY = "/usr/bin/tini-static"  # Debian's tini, statically linked
@@ -86,6 +86,28 @@ def namespace_modes(spec: ContainerSpec, peer_pid) -> dict[str, str]:
     return out
 
 
+def healthcheck_of(spec: ContainerSpec, image: dict) -> dict | None:
+    """The probe to run: the spec's, else the image's HEALTHCHECK (durations in ns); None if disabled."""
+    if spec.healthcheck is not None:
+        hc = dataclasses.asdict(spec.healthcheck)
+    elif image.get("Healthcheck"):
+        img = image["Healthcheck"]
+        sec = lambda key, default: (img.get(key) or 0) / 1e9 or default  # noqa: E731
+        hc = {"test": list(img.get("Test") or []), "interval": sec("Interval", 30.0),
+              "timeout": sec("Timeout", 30.0), "retries": img.get("Retries") or 3,
+              "start_period": sec("StartPeriod", 0.0), "start_interval": sec("StartInterval", 5.0)}
+    else:
+        return None
+    test = list(hc["test"])
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD-SHELL":
+        hc["argv"] = ["/bin/sh", "-c", " ".join(test[1:])]
+    else:
+        hc["argv"] = test[1:] if test[0] == "CMD" else test
+    return hc
+
+
 def _mounts(spec: ContainerSpec, volume_path) -> list[dict]:
     out = []
     for m in spec.mounts:
@@ -118,7 +140,8 @@ def build_plan(spec: ContainerSpec, cid: str, state_dir: str, lower: list[str], 
         "init_binary": INIT_BINARY if spec.init else "", "init_path": INIT_PATH if spec.init else "",
         "argv": command_of(spec, image), "env": env_of(spec, image, hostname),
         "cwd": workdir_of(spec, image), "user": user_of(spec, image), "group_add": list(spec.group_add),
-        "tty": spec.tty, "namespaces": ns_modes, "shm_size": spec.resources.shm_size,
+        "tty": spec.tty, "stdin_open": spec.stdin_open, "namespaces": ns_modes,
+        "shm_size": spec.resources.shm_size, "healthcheck": healthcheck_of(spec, image),
         "masked_paths": [] if sec.privileged else list(sec.masked_paths if sec.masked_paths is not None
                                                        else DEFAULT_MASKED),
         "readonly_paths": [] if sec.privileged else list(sec.readonly_paths if sec.readonly_paths is not None

@@ -7,7 +7,7 @@ import json
 import os
 import selectors
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from engine.monitor.prepare import make_pipes
 from engine.runtime.process import Stdio, exec_child
@@ -23,12 +23,14 @@ __all__ = ["ExecJob"]
 class ExecJob:
     """Runs argv in PID 1's namespaces and cgroup; replies with exit code and output when done."""
 
-    def __init__(self, mon: "Monitor", conn: "socket.socket", req: dict) -> None:
+    def __init__(self, mon: "Monitor", conn: "socket.socket | None", req: dict,
+                 on_done: "Callable[[int, bytes], None] | None" = None) -> None:
         if mon.exited or not mon.pid1:
             raise RuntimeError("container is not running")
         if mon.state.get("state") == "paused":
             raise RuntimeError("container is paused, unpause the container before exec")
-        self.mon, self.conn, self.status = mon, conn, None
+        self.mon, self.conn, self.status, self.on_done = mon, conn, None, on_done
+        self.timed_out = False
         stdin = base64.b64decode(req["stdin"]) if req.get("stdin") is not None else None
         pipes = make_pipes(bool(req.get("tty")), stdin is not None)
         errr, errw = os.pipe2(os.O_CLOEXEC)
@@ -110,11 +112,22 @@ class ExecJob:
         if self.stdin_fd >= 0:
             self.mon.sel.unregister(self.stdin_fd)
             os.close(self.stdin_fd)
+        exit_code = 128 - code if code < 0 else code
+        if self.on_done is not None:
+            self.on_done(exit_code, streams.get("stdout", b"") + streams.get("stderr", b""))
+            return
         self.mon.reply(self.conn, {
-            "exit_code": 128 - code if code < 0 else code,
+            "exit_code": exit_code,
             "stdout": base64.b64encode(streams.get("stdout", b"")).decode(),
             "stderr": base64.b64encode(streams.get("stderr", b"")).decode(),
             "setup_error": self.error})
+
+    def kill(self) -> None:
+        """SIGKILL the exec'd process (a probe past its timeout)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def abort(self) -> None:
         """The container ended: kill this exec, drop its pipes, and answer with what we have."""

@@ -8,6 +8,8 @@ in ``state.json`` for any later Engine to read.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import os
 import select
@@ -18,10 +20,14 @@ import sys
 import time
 import traceback
 
+from typing import Callable
+
 from engine.monitor.execs import ExecJob
+from engine.monitor.health import HealthProbe
 from engine.monitor.logs import LogWriter
 from engine.monitor.prepare import enter_pid_namespace, load_security, make_pipes, open_cgroup
 from engine.monitor.protocol import bind_unix, encode
+from engine.monitor.requests import handle
 from engine.runtime import syscalls as sc
 from engine.runtime.process import Stdio, container_child
 from engine.state import ContainerPaths, now_rfc3339, read_json, write_json_atomic
@@ -45,6 +51,8 @@ class Monitor:
         self.kill_deadline = 0.0
         self.buffers: dict[socket.socket, bytes] = {}
         self.listener: socket.socket | None = None
+        self.timers: list[tuple[float, int, Callable, tuple]] = []
+        self._seq = itertools.count()
 
     # -- state -------------------------------------------------------------------------------
     def save(self, **changes) -> None:
@@ -61,7 +69,7 @@ class Monitor:
         self.cgroup = open_cgroup(plan)
         self.log = LogWriter(self.paths.log, plan["log"]["max_size"], plan["log"]["max_file"],
                              plan["log"]["driver"] != "none")
-        self.pipes = make_pipes(plan.get("tty", False))
+        self.pipes = make_pipes(plan.get("tty", False), bool(plan.get("stdin_open")))  # held open, never EOF
         self.outputs = {fd: name for fd, name in ((self.pipes.out, "stdout"), (self.pipes.err, "stderr"))
                         if fd >= 0}
         if self.pipes.tty:
@@ -102,7 +110,8 @@ class Monitor:
         if self.plan.get("init_path"):
             self._wait_app_exec()
         self.save(state="running", pid=self.pid1, monitor_pid=os.getpid(), started_at=now_rfc3339(),
-                  finished_at="", exit_code=0, signal=0, oom_killed=False, error="")
+                  finished_at="", exit_code=0, signal=0, oom_killed=False, error="",
+                  health=HealthProbe.initial() if self.plan.get("healthcheck") else None)
         return {"ok": True, "pid": self.pid1}
 
     def _wait_app_exec(self, budget: float = 0.5) -> None:
@@ -144,8 +153,11 @@ class Monitor:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, ("output", stream))
         self._reap()
+        if self.plan.get("healthcheck") and not self.exited:
+            self.health = HealthProbe(self, self.plan["healthcheck"])
         while not self.exited:
-            timeout = None if not self.kill_deadline else max(0.0, self.kill_deadline - time.monotonic())
+            due = [t for t in (self.kill_deadline, self.timers[0][0] if self.timers else 0.0) if t]
+            timeout = max(0.0, min(due) - time.monotonic()) if due else None
             for key, _ in self.sel.select(timeout):
                 try:
                     self._dispatch(key)
@@ -154,7 +166,20 @@ class Monitor:
             if self.kill_deadline and time.monotonic() >= self.kill_deadline:
                 self.kill_deadline = 0.0
                 self._kill_all(signal.SIGKILL)
+            self._run_timers()
             self._reap()
+
+    def add_timer(self, delay: float, fn: Callable, *args) -> None:
+        """Call ``fn(*args)`` from the loop after ``delay`` seconds."""
+        heapq.heappush(self.timers, (time.monotonic() + delay, next(self._seq), fn, args))
+
+    def _run_timers(self) -> None:
+        while self.timers and self.timers[0][0] <= time.monotonic() and not self.exited:
+            _, _, fn, args = heapq.heappop(self.timers)
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - a failing timer must not stop the monitor
+                traceback.print_exc()
 
     def _dispatch(self, key: selectors.SelectorKey) -> None:
         kind, arg = key.data
@@ -222,7 +247,7 @@ class Monitor:
             line = self.buffers.pop(conn).split(b"\n", 1)[0]
             self.sel.unregister(conn)
             try:
-                self._handle(conn, json.loads(line))
+                handle(self, conn, json.loads(line))
             except Exception as exc:  # noqa: BLE001 - a bad request must not kill the monitor
                 self.reply(conn, {"error": f"{type(exc).__name__}: {exc}"})
 
@@ -242,49 +267,6 @@ class Monitor:
             pass
         finally:
             conn.close()
-
-    def _handle(self, conn: socket.socket, req: dict) -> None:
-        op = req.get("op")
-        if op == "state":
-            self.reply(conn, {"state": self.state})
-        elif op == "wait":
-            self.waiters.append(conn)
-        elif op == "kill":
-            self._signal(int(req.get("signal", signal.SIGKILL)), bool(req.get("all")))
-            self.reply(conn, {"ok": True})
-        elif op == "stop":
-            self._signal(int(req.get("signal", signal.SIGTERM)), False)
-            grace = float(req.get("timeout", 10.0))
-            self.kill_deadline = time.monotonic() + max(0.0, grace)
-            self.waiters.append(conn)
-        elif op in ("pause", "unpause"):
-            self._freeze(op == "pause")
-            self.reply(conn, {"ok": True, "state": self.state["state"]})
-        elif op == "exec":
-            job = ExecJob(self, conn, req)
-            self.execs[job.pid] = job
-        else:
-            self.reply(conn, {"error": f"unknown op {op!r}"})
-
-    def _signal(self, sig: int, everyone: bool) -> None:
-        if self.state.get("state") == "paused" and sig == signal.SIGKILL:
-            self._freeze(False)
-        if everyone and self.cgroup is not None:
-            self.cgroup.kill_all(sig)
-        else:
-            os.kill(self.pid1, sig)
-        if self.state.get("state") == "paused":
-            self._freeze(False)
-
-    def _freeze(self, pause: bool) -> None:
-        if self.cgroup is None:
-            raise RuntimeError("pause needs cgroups (engine.cgroups is not available)")
-        if pause:
-            self.cgroup.freeze()
-            self.save(state="paused")
-        else:
-            self.cgroup.thaw()
-            self.save(state="running")
 
     def _kill_all(self, sig: int, pid1_alive: bool = True) -> None:
         try:

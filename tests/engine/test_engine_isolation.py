@@ -172,7 +172,8 @@ def test_cgroupfs_shows_only_the_containers_cgroup_read_only(eng, busybox_rootfs
         pytest.skip("checks the v1 memory hierarchy layout")
     code, out, err = run(eng, busybox_rootfs,
                          "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
-                         "wc -l < /sys/fs/cgroup/pids/cgroup.procs; mkdir /sys/fs/cgroup/memory/x && echo MADE",
+                         "wc -l < /sys/fs/cgroup/pids/cgroup.procs; "
+                         "mkdir /sys/fs/cgroup/memory/x && echo MADE",
                          resources=ResourceSpec(memory=64 << 20))
     limit, procs = out.split()[:2]
     assert limit == str(64 << 20)

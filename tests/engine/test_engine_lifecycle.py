@@ -239,3 +239,38 @@ def test_exec_as_unknown_user_fails_clearly(eng, busybox_rootfs):
     eng.start(cid)
     res = eng.exec(cid, ["true"], user="ghost")
     assert res.exit_code == 126 and b"unable to find user ghost" in res.stderr
+
+
+def test_healthcheck_turns_healthy_then_unhealthy(eng, busybox_rootfs):
+    from engine.spec import HealthcheckSpec
+
+    hc = HealthcheckSpec(test=("CMD-SHELL", "test ! -e /tmp/broken && echo fine"), interval=0.1,
+                         timeout=1.0, retries=2)
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 100", healthcheck=hc))
+    eng.start(cid)
+    assert eng.inspect(cid).health in ("starting", "healthy")
+    deadline = time.monotonic() + 5
+    while eng.inspect(cid).health != "healthy" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    info = eng.inspect(cid)
+    assert info.health == "healthy" and info.health_log[-1]["output"] == "fine\n"
+    eng.exec(cid, ["touch", "/tmp/broken"])
+    while eng.inspect(cid).health != "unhealthy" and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    info = eng.inspect(cid)
+    assert info.health == "unhealthy" and info.health_log[-1]["exit_code"] == 1
+
+
+def test_healthcheck_timeout_counts_as_failure(eng, busybox_rootfs):
+    from engine.spec import HealthcheckSpec
+
+    hc = HealthcheckSpec(test=("CMD", "sleep", "5"), interval=0.1, timeout=0.2, retries=1)
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 100", healthcheck=hc))
+    eng.start(cid)
+    deadline = time.monotonic() + 5
+    while eng.inspect(cid).health != "unhealthy" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    info = eng.inspect(cid)
+    assert info.health == "unhealthy"
+    assert "exceeded timeout" in info.health_log[-1]["output"]
+    assert info.state == "running"
