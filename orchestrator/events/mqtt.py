@@ -45,6 +45,17 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
+def _abandon(client: aiomqtt.Client | None) -> None:
+    """Close the socket of a client whose connect was cancelled (aiomqtt leaves it open and watched)."""
+    paho = getattr(client, "_client", None)
+    close = getattr(paho, "_sock_close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception as exc:  # best effort on a client being thrown away
+            log.debug("mqtt: closing an abandoned connection: %s", exc)
+
+
 class MqttBridge:
     """Publishes what happens on ``bus`` to an MQTT broker and runs allowed steering commands."""
 
@@ -70,12 +81,13 @@ class MqttBridge:
         self.published = 0
         self.connects = 0
         self._dirty: dict[Slot, None] = {}
-        self._events: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._events: collections.deque[Event] = collections.deque()
         self._results: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=256)
         self._commands: asyncio.Queue[SteeringCommand] = asyncio.Queue(16)
         self._done_ids: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._wake = asyncio.Event()
         self._closing = False
+        self._inflight = 0
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -132,6 +144,15 @@ class MqttBridge:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything published so far reached the broker; False on timeout (broker away)."""
+        deadline = self.clock.monotonic() + timeout
+        while self._sub is not None and (self._sub.pending() or self._pending() or self._inflight):
+            if self.clock.monotonic() >= deadline:
+                return False
+            await self.clock.sleep(0.01)
+        return True
+
     def stats(self) -> dict[str, Any]:
         """Counters for ``shoal info`` and logs."""
         return {"connected": self.connected.is_set(), "connects": self.connects, "published": self.published,
@@ -157,7 +178,7 @@ class MqttBridge:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
                 log.warning("mqtt: broker not keeping up, %d events dropped so far", self.dropped)
-        self._events.append((self.events_topic(ev.project), _dumps(ev.to_json())))
+        self._events.append(ev)
         self._wake.set()
 
     # -- broker side -------------------------------------------------------------------------
@@ -179,11 +200,15 @@ class MqttBridge:
         """Connect, publish, reconnect with exponential backoff; forever until stopped."""
         failures = 0
         while not self._closing:
+            client = None
             try:
                 client = self._client()
                 async with client:
                     failures = 0
                     await self._session(client)
+            except asyncio.CancelledError:
+                _abandon(client)
+                raise
             except aiomqtt.MqttError as exc:
                 failures += 1
                 log.log(logging.WARNING if failures == 1 else logging.DEBUG,
@@ -247,13 +272,17 @@ class MqttBridge:
             topic, payload, retain = self.state_topic(slot), (_dumps(state) if state else b""), True
             undo = lambda: self._dirty.setdefault(slot, None)
         else:
-            topic, payload = self._events.popleft()
-            undo, retain = (lambda: self._events.appendleft((topic, payload))), False
+            ev = self._events.popleft()
+            topic, payload = self.events_topic(ev.project), _dumps(ev.to_json())
+            undo, retain = (lambda: self._events.appendleft(ev)), False
+        self._inflight += 1
         try:
             await client.publish(topic, payload, qos=self.qos, retain=retain, timeout=self.timeout)
         except BaseException:
             undo()
             raise
+        finally:
+            self._inflight -= 1
         self.published += 1
 
     async def _receiver(self, client: aiomqtt.Client) -> None:
