@@ -1,4 +1,4 @@
-"""Compose configs and secrets as ConfigMaps and Secrets, their file mounts, and env_file ConfigMaps."""
+"""Compose configs and secrets as ConfigMaps and Secrets, and their file mounts."""
 
 from __future__ import annotations
 
