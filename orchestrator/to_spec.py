@@ -17,6 +17,7 @@ from engine.spec import (ContainerSpec, DeviceSpec, HealthcheckSpec, LogSpec, Mo
 from orchestrator.compose.model import Project, Service, Volume
 from orchestrator.compose.units import SECOND, parse_bytes
 from orchestrator.reconciler.hash import config_hash
+from orchestrator.to_spec_files import projected_mounts
 
 __all__ = ["container_spec", "container_name", "compose_labels", "anonymous_volume_name", "SHOAL_VERSION"]
 
@@ -113,26 +114,10 @@ def _tmpfs_extra(entry: str) -> MountSpec:
     return MountSpec("tmpfs", target, tmpfs_size=size, tmpfs_mode=mode, options=tuple(options))
 
 
-def _file_refs(project: Project, service: Service) -> list[MountSpec]:
-    """File-backed secrets (``/run/secrets/<name>``) and configs (``/<name>`` or target), read-only."""
-    out = []
-    for kind, refs, top in (("secret", service.secrets, project.secrets), ("config", service.configs, project.configs)):
-        for ref in refs:
-            src = top.get(ref.source)
-            if src is None or not src.file:
-                continue  # environment/content sources are written to files by the daemon
-            default = f"/run/secrets/{ref.source}" if kind == "secret" else f"/{ref.source}"
-            target = ref.target or default
-            if kind == "secret" and not target.startswith("/"):
-                target = f"/run/secrets/{target}"
-            out.append(MountSpec("bind", target, src.file, read_only=True))
-    return out
-
-
-def _mounts(project: Project, service: Service, number: int) -> tuple[MountSpec, ...]:
+def _mounts(project: Project, service: Service, number: int, files_dir: str) -> tuple[MountSpec, ...]:
     mounts = [_volume_mount(project, service, number, v) for v in service.volumes]
     mounts += [_tmpfs_extra(t) for t in _strings(_x(service, "tmpfs"))]
-    mounts += _file_refs(project, service)
+    mounts += projected_mounts(project, service, files_dir)
     return tuple(mounts)
 
 
@@ -308,8 +293,12 @@ def container_spec(project: Project, service: Service, number: int, *,
                    image_config: Mapping[str, Any] | None = None, networks_ns: str = "",
                    extra_labels: Iterable[tuple[str, str]] = (), working_dir: str = "",
                    config_files: Sequence[str] = (), oneoff: bool = False,
-                   name: str | None = None) -> ContainerSpec:
-    """The engine spec of replica ``number`` of ``service`` (``networks_ns``: a netns path to join)."""
+                   name: str | None = None, files_dir: str = "") -> ContainerSpec:
+    """The engine spec of replica ``number`` of ``service``.
+
+    ``networks_ns``: a netns path to join; ``files_dir``: where the daemon wrote the
+    container's secrets and configs (:func:`to_spec_files.materialize`).
+    """
     rootfs = service.image or f"{project.name}-{service.name}"
     entrypoint, command = _command(service, image_config)
     labels = dict(service.labels)
@@ -328,7 +317,7 @@ def container_spec(project: Project, service: Service, number: int, *,
         group_add=_strings(_x(service, "group_add")),
         hostname=service.hostname or "",
         domainname=str(_x(service, "domainname") or ""),
-        mounts=_mounts(project, service, number),
+        mounts=_mounts(project, service, number, files_dir),
         namespaces=_namespaces(project, service, networks_ns),
         resources=_resources(service),
         security=_security(service),

@@ -251,3 +251,65 @@ def test_unsupported_values_name_the_service(load, body, message):
 def test_build_only_service_uses_compose_image_name(load):
     spec, _, _ = load("services:\n  s:\n    build: .\n")
     assert spec.rootfs == "p-s"
+
+
+SECRETS = """\
+services:
+  s:
+    image: busybox
+    secrets: [token, {source: cert, target: tls.pem, uid: "1000", gid: "1001", mode: 0400}]
+    configs: [motd, {source: motd, target: /etc/motd}]
+secrets:
+  token: {environment: TOKEN}
+  cert: {file: ./cert.pem}
+  unused: {external: true}
+configs:
+  motd: {content: "hello ${TOKEN}"}
+"""
+
+
+def _project(tmp_path):
+    (tmp_path / "compose.yaml").write_text(SECRETS)
+    (tmp_path / "cert.pem").write_bytes(b"CERT")
+    loaded = load_project(ProjectOptions(files=[str(tmp_path / "compose.yaml")], project_name="p",
+                                         cwd=str(tmp_path), os_env={"TOKEN": "t0k"}))
+    return loaded.project, loaded.environment
+
+
+def test_projected_files_from_environment_file_and_content(tmp_path):
+    from orchestrator.to_spec_files import projected_files
+    proj, env = _project(tmp_path)
+    files = projected_files(proj, proj.services["s"], env)
+    assert [(f.kind, f.target, f.data(), f.uid, f.gid, oct(f.mode)) for f in files] == [
+        ("secret", "/run/secrets/token", b"t0k", 0, 0, "0o444"),
+        ("secret", "/run/secrets/tls.pem", b"CERT", 1000, 1001, "0o400"),
+        ("config", "/motd", b"hello t0k", 0, 0, "0o444"),
+        ("config", "/etc/motd", b"hello t0k", 0, 0, "0o444"),
+    ]
+    assert len({f.relpath for f in files}) == 4
+
+
+def test_materialized_files_are_bound_read_only(tmp_path):
+    import os
+    import stat
+    from orchestrator.to_spec_files import materialize, projected_files
+    proj, env = _project(tmp_path)
+    files_dir = tmp_path / "files"
+    materialize(str(files_dir), projected_files(proj, proj.services["s"], env))
+    spec = container_spec(proj, proj.services["s"], 1, files_dir=str(files_dir))
+    binds = {m.target: m for m in spec.mounts}
+    assert set(binds) == {"/run/secrets/token", "/run/secrets/tls.pem", "/motd", "/etc/motd"}
+    assert all(m.type == "bind" and m.read_only for m in binds.values())
+    cert = binds["/run/secrets/tls.pem"].source
+    assert open(cert, "rb").read() == b"CERT" and stat.S_IMODE(os.stat(cert).st_mode) == 0o400
+    assert open(binds["/run/secrets/token"].source, "rb").read() == b"t0k"
+    # Without a files directory only file sources can be bound, straight from the host.
+    plain = container_spec(proj, proj.services["s"], 1)
+    assert [(m.target, m.source) for m in plain.mounts] == [("/run/secrets/tls.pem", str(tmp_path / "cert.pem"))]
+
+
+def test_unset_secret_variable_is_an_error_naming_the_service(tmp_path):
+    from orchestrator.to_spec_files import projected_files
+    proj, _ = _project(tmp_path)
+    with pytest.raises(ValueError, match='service "s": secret "token" reads unset variable TOKEN'):
+        projected_files(proj, proj.services["s"], {})
