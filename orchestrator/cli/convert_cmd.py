@@ -8,6 +8,7 @@ import sys
 
 from orchestrator.compose.loader import ProjectOptions, load_project
 from orchestrator.k8s import convert, file_name, to_yaml, to_yaml_stream
+from orchestrator.k8s.names import DNS1123_LABEL
 from orchestrator.k8s.services import SERVICE_TYPES
 
 __all__ = ["register", "run_kubernetes", "write_manifests"]
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     k = targets.add_parser("kubernetes", aliases=["k8s"], help="Kubernetes manifests")
     k.add_argument("-o", "--output", default="-", metavar="DIR",
                    help="directory for one file per object, or - for one YAML stream on stdout")
-    k.add_argument("-n", "--namespace", help="namespace to put every object in (also created)")
+    k.add_argument("-n", "--namespace", type=_namespace,
+                   help="namespace to put every object in (also created)")
     k.add_argument("--replicas-from-scale", action=argparse.BooleanOptionalAction, default=True,
                    help="set replicas from scale/deploy.replicas (default: yes)")
     k.add_argument("--service-type", choices=SERVICE_TYPES, default="NodePort",
@@ -28,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--volume-size", default="1Gi",
                    help="size of claims whose volume has no x-kubernetes.size (default: 1Gi)")
     k.set_defaults(func=run_kubernetes)
+
+
+def _namespace(text: str) -> str:
+    """A namespace name must be a DNS-1123 label."""
+    if not DNS1123_LABEL.match(text) or len(text) > 63:
+        raise argparse.ArgumentTypeError(f"invalid namespace {text!r}: must be a DNS-1123 label")
+    return text
 
 
 def _read(path: str) -> bytes:

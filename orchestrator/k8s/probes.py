@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -67,13 +68,13 @@ def container_probes(svc: Mapping[str, Any], service: str, ctx: Context) -> dict
         "failureThreshold": retries,
         "successThreshold": 1,
     }
-    out: dict[str, Any] = {"livenessProbe": dict(probe), "readinessProbe": dict(probe)}
+    out: dict[str, Any] = {"livenessProbe": copy.deepcopy(probe), "readinessProbe": copy.deepcopy(probe)}
     start_period = duration_seconds(hc["start_period"]) if hc.get("start_period") else 0.0
     if start_period > 0:
         every = _whole(_seconds(hc, "start_interval"))
         # Failures during start_period don't count; after it, `retries` more are allowed.
         out["startupProbe"] = dict(
-            probe, periodSeconds=every,
+            copy.deepcopy(probe), periodSeconds=every,
             failureThreshold=math.ceil(start_period / every) + retries,
         )
     return out

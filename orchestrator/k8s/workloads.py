@@ -153,6 +153,9 @@ def workload(ctx: Context, service: str, the_plan: Plan) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if kind == "Job":
         spec.update(_job_spec(svc, service, ctx))
+        if the_plan.replicas[service] != 1 and ctx.options.replicas_from_scale:
+            # Compose runs every replica of a one-shot to its end: so must the Job.
+            spec["completions"] = spec["parallelism"] = the_plan.replicas[service]
     else:
         spec["selector"] = {"matchLabels": ctx.selector(service)}
     if kind in ("Deployment", "StatefulSet") and ctx.options.replicas_from_scale:

@@ -66,3 +66,26 @@ def test_replicas_flag_and_bad_service_type(compose_file, capsys):
     assert all("replicas" not in d["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet"))
     with pytest.raises(SystemExit):
         main(["-f", str(compose_file), "convert", "kubernetes", "--service-type", "Ingress"])
+
+
+def test_invalid_namespace_is_refused(compose_file):
+    with pytest.raises(SystemExit):
+        main(["-f", str(compose_file), "convert", "kubernetes", "-n", "Not_Valid"])
+
+
+def test_x_kubernetes_extensions_survive_loading(tmp_path, capsys):
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          db:
+            image: postgres
+            x-kubernetes: {controller: deployment}
+            volumes: [data:/var/lib/data]
+        volumes:
+          data:
+            x-kubernetes: {size: 7Gi, storage_class: ssd}
+    """))
+    assert main(["-f", str(tmp_path / "compose.yaml"), "convert", "kubernetes"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [d["kind"] for d in docs] == ["PersistentVolumeClaim", "Deployment"]
+    assert docs[0]["spec"]["resources"]["requests"]["storage"] == "7Gi"
+    assert docs[0]["spec"]["storageClassName"] == "ssd"

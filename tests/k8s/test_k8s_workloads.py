@@ -164,3 +164,12 @@ def test_platform_and_placement_constraints_become_a_node_selector():
     spec = find(result.manifests, "Deployment", "w")["spec"]["template"]["spec"]
     assert spec["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "arm64", "zone": "eu-1"}
     assert ("w", "deploy.placement.constraints") in keys(result.warnings)
+
+
+def test_replicated_one_shot_job_runs_every_replica_to_completion():
+    data = project({
+        "seed": {"image": "s", "deploy": {"replicas": 3}},
+        "app": {"image": "a", "depends_on": {"seed": {"condition": "service_completed_successfully"}}},
+    })
+    spec = find(convert(data).manifests, "Job", "seed")["spec"]
+    assert (spec["completions"], spec["parallelism"]) == (3, 3)
