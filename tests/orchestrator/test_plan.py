@@ -498,7 +498,8 @@ def test_stop_selected_service_stops_its_dependents_first():
 # -- purity -----------------------------------------------------------------------------------------------------
 def test_plan_is_pure_and_deterministic():
     root = pathlib.Path(__file__).resolve().parents[2] / "orchestrator" / "reconciler"
-    for name in ("plan.py", "plan_scale.py", "plan_deps.py", "plan_down.py", "actions.py"):
+    for name in ("plan.py", "plan_scale.py", "plan_deps.py", "plan_down.py", "plan_state.py", "actions.py",
+                 "restart.py", "health.py", "hash.py"):
         text = (root / name).read_text()
         imports = [line for line in text.splitlines() if line.startswith(("import ", "from "))]
         assert not [i for i in imports if "asyncio" in i or "engine" in i or " time" in i], name
