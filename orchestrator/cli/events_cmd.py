@@ -24,7 +24,8 @@ def format_event(ev: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     name = project_name(args)
-    query = {"project": name, "service": list(args.services), "since": args.since,
+    one = args.services[0] if len(args.services) == 1 else None  # several: filtered here
+    query = {"project": name, "service": one, "since": args.since,
              "until": args.until, "follow": not args.until}
     for ev in Client().stream("GET", "/events", query=query):
         if args.services and ev.get("service") not in args.services:

@@ -45,12 +45,19 @@ def format_ls(projects: list[dict], fmt: str, quiet: bool) -> str:
     projects = sorted(projects, key=lambda p: p.get("name", ""))
     if quiet:
         return "".join(p.get("name", "") + "\n" for p in projects)
-    files = [",".join(p.get("config_files") or []) for p in projects]
+    files = [_files(p.get("config_files")) for p in projects]
     if fmt == "json":
         return json.dumps([{"Name": p.get("name", ""), "Status": p.get("status", ""), "ConfigFiles": f}
                            for p, f in zip(projects, files)]) + "\n"
     return _table(("NAME", "STATUS", "CONFIG FILES"),
                   [(p.get("name", ""), p.get("status", ""), f) for p, f in zip(projects, files)])
+
+
+def _files(value: Any) -> str:
+    """config_files as compose prints them: comma-joined (the daemon may send a list or a string)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value or "")
 
 
 def _ls(args: argparse.Namespace) -> int:
