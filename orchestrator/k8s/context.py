@@ -19,6 +19,7 @@ class ConversionWarning(NamedTuple):
     message: str
 
     def __str__(self) -> str:
+        """The line printed on stderr."""
         where = f"service {self.service!r}" if self.service else "project"
         return f"WARN {where}: {self.key}: {self.message}"
 
@@ -48,6 +49,7 @@ class Context:
     namer: Namer = field(default_factory=Namer)
 
     def __post_init__(self) -> None:
+        """Name the project and every service up front, so references agree."""
         self.project_name = str(self.project.get("name") or "project")
         self.instance = self.namer.label_value(self.project_name)
         for service in self.services:

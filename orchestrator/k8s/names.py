@@ -90,6 +90,7 @@ class Namer:
     """Gives each compose service a unique DNS-1035 name and remembers it."""
 
     def __init__(self) -> None:
+        """Start with no names taken."""
         self._services: dict[str, str] = {}
         self._taken: set[str] = set()
 

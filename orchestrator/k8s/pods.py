@@ -19,6 +19,9 @@ _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armhf": "arm", "i386": "386"}
 def _host_aliases(entries: Any, service: str, ctx: Context) -> list[dict[str, Any]]:
     """extra_hosts ("name=ip" or "name:ip") grouped by IP as hostAliases."""
     by_ip: dict[str, list[str]] = {}
+    if isinstance(entries, Mapping):  # {host: ip} or {host: [ip, ...]}
+        entries = [f"{h}={ip}" for h, ips in entries.items()
+                   for ip in (ips if isinstance(ips, list) else [ips])]
     for entry in entries or []:
         text = str(entry)
         host, sep, ip = text.partition("=")
@@ -31,15 +34,22 @@ def _host_aliases(entries: Any, service: str, ctx: Context) -> list[dict[str, An
     return [{"ip": ip, "hostnames": hosts} for ip, hosts in by_ip.items()]
 
 
+def _strings(value: Any) -> list[str]:
+    """A string-or-list setting as a list of strings."""
+    if value in (None, ""):
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
 def _dns(svc: Mapping[str, Any]) -> dict[str, Any]:
     """dns, dns_search, dns_opt as a dnsConfig added to the cluster's DNS settings."""
     config: dict[str, Any] = {}
     if svc.get("dns"):
-        config["nameservers"] = [str(d) for d in svc["dns"]]
+        config["nameservers"] = _strings(svc["dns"])
     if svc.get("dns_search"):
-        config["searches"] = [str(d) for d in svc["dns_search"]]
+        config["searches"] = _strings(svc["dns_search"])
     options = []
-    for opt in svc.get("dns_opt") or []:
+    for opt in _strings(svc.get("dns_opt")):
         name, sep, value = str(opt).partition(":")
         options.append({"name": name, "value": value} if sep else {"name": name})
     if options:

@@ -14,6 +14,7 @@ class _Dumper(yaml.SafeDumper):
     """Block style, lists indented under their key like kubectl prints them."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        """Indent block sequences under their parent key."""
         super().increase_indent(flow, False)
 
     def ignore_aliases(self, data: Any) -> bool:

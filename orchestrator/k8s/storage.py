@@ -194,7 +194,8 @@ def pod_storage(svc: Mapping[str, Any], service: str, ctx: Context,
     storage.claim_templates = [_claim_template(ctx, v, service) for v in templated]
     for m in svc.get("volumes") or []:
         _mount(storage, ctx, service, m, templated)
-    for entry in svc.get("tmpfs") or []:
+    tmpfs = svc.get("tmpfs") or []
+    for entry in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
         target, size = _tmpfs_option(str(entry))
         storage.add(_tmpfs_volume(size), {"mountPath": target})
     if svc.get("shm_size") not in (None, "", 0, "0"):

@@ -107,3 +107,12 @@ def test_tty_stdin_workdir_hosts_dns_and_grace_period():
     assert spec["dnsConfig"] == {"nameservers": ["1.1.1.1"], "searches": ["corp"],
                                  "options": [{"name": "ndots", "value": "2"}]}
     assert spec["terminationGracePeriodSeconds"] == 90
+
+
+def test_string_and_map_forms_of_list_settings_are_accepted():
+    data = project({"s": {"image": "i", "dns": "9.9.9.9", "tmpfs": "/run",
+                          "extra_hosts": {"db": "10.0.0.5", "cache": ["10.0.0.6"]}}})
+    spec = find(convert(data).manifests, "Deployment", "s")["spec"]["template"]["spec"]
+    assert spec["dnsConfig"] == {"nameservers": ["9.9.9.9"]}
+    assert spec["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["db"]}, {"ip": "10.0.0.6", "hostnames": ["cache"]}]
+    assert spec["containers"][0]["volumeMounts"][0]["mountPath"] == "/run"
