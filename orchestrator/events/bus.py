@@ -75,10 +75,7 @@ class Subscription:
         """The next event, or None once closed and drained."""
         if self.closed and self._queue.empty():
             return None
-        ev = await self._queue.get()
-        if ev is None:
-            self.closed = True
-        return ev
+        return await self._queue.get()
 
     def close(self) -> None:
         """Stop receiving; a reader waiting in ``get`` or ``async for`` wakes up and ends."""
@@ -86,20 +83,17 @@ class Subscription:
             return
         self.closed = True
         self._bus._remove(self)
-        while True:
-            try:
-                self._queue.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                self._queue.get_nowait()
-                self.dropped += 1
+        try:
+            self._queue.put_nowait(None)  # wakes a reader waiting on an empty queue
+        except asyncio.QueueFull:
+            pass  # a full queue has no waiting reader; it ends once drained
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Event]:
         while True:
-            ev = await self._queue.get()
+            ev = await self.get()
             if ev is None:
                 return
             yield ev

@@ -298,12 +298,11 @@ class MqttBridge:
     # -- steering ----------------------------------------------------------------------------
     def handle_command(self, project: str, payload: bytes, retained: bool = False) -> None:
         """Validate one command; queue it for the executor or answer the refusal."""
-        outcome = parse_command(payload, project, self.steering, self.known_projects())
-        if isinstance(outcome, SteeringCommand):
-            if retained:
-                outcome = Refusal(outcome.id, "retained commands are refused (they would replay on reconnect)")
-            elif (project, outcome.id) in self._done_ids:
-                outcome = Refusal(outcome.id, f"duplicate command id {outcome.id!r}")
+        if not payload:
+            return  # someone clearing a retained message on the cmd topic: nothing was asked
+        outcome = parse_command(payload, project, self.steering, self.known_projects(), retained)
+        if isinstance(outcome, SteeringCommand) and (project, outcome.id) in self._done_ids:
+            outcome = Refusal(outcome.id, f"duplicate command id {outcome.id!r}")
         if isinstance(outcome, SteeringCommand):
             self._remember(project, outcome.id)
             try:

@@ -92,14 +92,21 @@ def _schema_reason(data: Any) -> str | None:
     where = "/".join(str(p) for p in error.absolute_path) or "command"
     if error.validator == "additionalProperties":
         return f"unexpected field in command: {error.message.split('(')[-1].rstrip(')')}"
-    if error.validator == "pattern" or error.validator == "not":
+    if error.validator == "not" and not error.absolute_path:
+        action = data.get("action") if isinstance(data, dict) else None
+        field = "replicas" if action != "scale" and "replicas" in data else "service"
+        return f"field {field!r} not accepted with action {action!r}"
+    if error.validator in ("pattern", "not"):
         return f"{where}: value not allowed (names only: letters, digits, '_', '.', '-')"
     return f"{where}: {error.message}"
 
 
 def parse_command(payload: bytes, project: str, policy: SteeringPolicy | None,
-                  known_projects: Iterable[str]) -> SteeringCommand | Refusal:
-    """Decide whether ``payload`` on ``<prefix>/<project>/cmd`` runs; a Refusal says why not."""
+                  known_projects: Iterable[str], retained: bool = False) -> SteeringCommand | Refusal:
+    """Decide whether ``payload`` on ``<prefix>/<project>/cmd`` runs; a Refusal says why not.
+
+    A retained command is refused: it would run again on every reconnect.
+    """
     if policy is None:
         return Refusal(None, "steering is disabled on this daemon")
     if len(payload) > policy.max_bytes:
@@ -109,6 +116,8 @@ def parse_command(payload: bytes, project: str, policy: SteeringPolicy | None,
     except (UnicodeDecodeError, ValueError):
         return Refusal(None, "command is not valid UTF-8 JSON")
     corr = _correlation(data)
+    if retained:
+        return Refusal(corr, "retained commands are refused (they would run again on every reconnect)")
     reason = _schema_reason(data)
     if reason:
         return Refusal(corr, reason)
