@@ -109,9 +109,17 @@ def main() -> int:
         eng = Engine(os.path.join(tmp, "root"), os.path.join(tmp, "run"))
         run = bench_run(eng, rootfs)
         life = bench_lifecycle(eng, rootfs)
+        fast = Engine(os.path.join(tmp, "root"), os.path.join(tmp, "run"), forkserver=True)
+        try:
+            fs_run = bench_run(fast, rootfs)
+            fs_life = bench_lifecycle(fast, rootfs)
+        finally:
+            fast.close()
         runc = bench_runc(rootfs, tmp)
         rows = [("run /bin/true (create+start+wait)", _ms(run)), ("start (sleep)", _ms(life["start"])),
-                ("exec /bin/true", _ms(life["exec"])), ("stop (init, SIGTERM)", _ms(life["stop"]))]
+                ("exec /bin/true", _ms(life["exec"])), ("stop (init, SIGTERM)", _ms(life["stop"])),
+                ("fork server: run /bin/true", _ms(fs_run)), ("fork server: start (sleep)",
+                                                              _ms(fs_life["start"]))]
         print(f"shoal engine, {RUNS} runs each (ms)         min    median")
         for name, (lo, med) in rows:
             print(f"  {name:36s} {lo:7.1f} {med:8.1f}")
@@ -119,9 +127,12 @@ def main() -> int:
         print(f"  monitor PSS (KiB)                    {min(pss):7.0f} {statistics.median(pss):8.0f}")
         base, label = (_ms(runc), "runc run (measured now)") if runc else (RESEARCH_RUNC,
                                                                           "runc run (research/engine.md)")
-        lo, med = _ms(run)
         print(f"  {label:36s} {base[0]:7.1f} {base[1]:8.1f}")
-        print(f"ratio shoal/runc for run /bin/true: min {lo / base[0]:.2f}x, median {med / base[1]:.2f}x")
+        for name, samples in (("new interpreter", run), ("fork server", fs_run)):
+            lo, med = _ms(samples)
+            print(f"ratio shoal/runc for run /bin/true ({name}): min {lo / base[0]:.2f}x, "
+                  f"median {med / base[1]:.2f}x")
+        print(f"  monitor PSS with the fork server (KiB) {min(fs_life['pss_kb']):5.0f}")
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -39,7 +39,11 @@ _MONITOR_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
 class Engine:
     """shoal's container engine, usable as a library."""
 
-    def __init__(self, root: str | None = None, run_dir: str | None = None) -> None:
+    def __init__(self, root: str | None = None, run_dir: str | None = None, *,
+                 forkserver: bool | None = None) -> None:
+        if forkserver is None:
+            forkserver = os.environ.get("SHOAL_FORKSERVER") == "1"
+        self.forkserver = forkserver
         self.root = os.path.abspath(root or os.environ.get("SHOAL_ROOT") or "/var/lib/shoal")
         self.run_dir = os.path.abspath(run_dir or os.environ.get("SHOAL_RUN") or "/run/shoal")
         self.containers_dir = os.path.join(self.root, "containers")
@@ -105,8 +109,48 @@ class Engine:
                 raise CommandNotFound(msg)
             raise StartFailed(f"container {self._config(cid)['name']}: {msg}")
 
+    @property
+    def _forkserver_sock(self) -> str:
+        return os.path.join(self.run_dir, "forkserver.sock")
+
     def _spawn_monitor(self, paths: ContainerPaths) -> dict:
-        """Run the monitor (it daemonizes itself) and read its one-line handshake."""
+        """Start the monitor (fork server if enabled, else a fresh interpreter); read its handshake."""
+        if self.forkserver:
+            for attempt in range(2):
+                try:
+                    reply = request(self._forkserver_sock, {"op": "spawn", "state_dir": paths.state_dir,
+                                                            "run_dir": paths.run_dir}, 60)
+                    return reply
+                except (FileNotFoundError, ConnectionError, ProtocolError):
+                    if attempt == 0:
+                        self._start_forkserver()
+        return self._spawn_interpreter(paths)
+
+    def _start_forkserver(self) -> None:
+        """Launch the fork server (in its own session) and wait until it listens."""
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from engine.monitor.forkserver import serve; serve(sys.argv[2])")
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, _PKG_ROOT, self._forkserver_sock],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.stdout.readline()
+        finally:
+            proc.stdout.close()
+        self._forkserver_proc = proc
+
+    def close(self) -> None:
+        """Stop the fork server of this run dir, if one runs (containers are not affected)."""
+        try:
+            request(self._forkserver_sock, {"op": "exit"}, 5)
+        except (OSError, ProtocolError, ValueError):
+            pass
+        proc = getattr(self, "_forkserver_proc", None)
+        if proc is not None:
+            proc.wait(5)
+
+    def _spawn_interpreter(self, paths: ContainerPaths) -> dict:
+        """Run the monitor in a new interpreter (it daemonizes itself) and read its handshake."""
         with open(os.path.join(paths.state_dir, "monitor.log"), "ab") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _MONITOR_BOOT, _PKG_ROOT, paths.state_dir, paths.run_dir],

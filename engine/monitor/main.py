@@ -129,6 +129,9 @@ class Monitor:
             return
         while time.monotonic() < deadline:
             try:
+                with open(f"/proc/{self.pid1}/stat", "rb") as f:
+                    if f.read().rsplit(b") ", 1)[1][:1] in (b"Z", b"X"):
+                        return  # the app already ran and the init exited
                 with open(f"/proc/{self.pid1}/task/{self.pid1}/children") as f:
                     kids = f.read().split()
                 if kids:

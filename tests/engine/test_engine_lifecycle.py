@@ -274,3 +274,34 @@ def test_healthcheck_timeout_counts_as_failure(eng, busybox_rootfs):
     assert info.health == "unhealthy"
     assert "exceeded timeout" in info.health_log[-1]["output"]
     assert info.state == "running"
+
+
+def test_fork_server_starts_monitors_and_can_go_away(tmp_path, busybox_rootfs):
+    root, run_dir = str(tmp_path / "root"), str(tmp_path / "run")
+    eng = Engine(root, run_dir, forkserver=True)
+    try:
+        first = eng.create(sh(busybox_rootfs, "echo via-forkserver; exec sleep 100"))
+        eng.start(first)
+        assert os.path.exists(os.path.join(run_dir, "forkserver.sock"))
+        eng.close()  # the server goes; the running container and its monitor stay
+        assert not os.path.exists(os.path.join(run_dir, "forkserver.sock"))
+        assert eng.exec(first, ["echo", "still"]).stdout == b"still\n"
+        second = eng.create(sh(busybox_rootfs, "exit 3"))
+        eng.start(second)  # starts a new server on demand
+        assert eng.wait(second, 10).exit_code == 3
+        eng.stop(first, timeout=1)
+        assert [x.message for x in eng.logs(first)] == ["via-forkserver\n"]
+    finally:
+        for info in eng.list():
+            eng.remove(info.id, force=True)
+        eng.close()
+    time.sleep(0.1)
+    leftovers = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if run_dir.encode() in f.read():
+                    leftovers.append(pid)
+        except OSError:
+            pass
+    assert leftovers == []
