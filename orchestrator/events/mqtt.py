@@ -64,7 +64,7 @@ class MqttBridge:
                  steering: SteeringPolicy | None = None, executor: Executor | None = None,
                  known_projects: Callable[[], Iterable[str]] | None = None, queue_size: int = 1000,
                  keepalive: int = 30, timeout: float = 5.0, backoff: tuple[float, float] = (0.2, 30.0),
-                 identifier: str | None = None, clock: Clock | None = None) -> None:
+                 identifier: str | None = None, clock: Clock | None = None, clear_stale: bool = True) -> None:
         cfg = parse_url(url, prefix, tls, username=username, password=password)
         if steering is not None and executor is None:
             raise ValueError("steering needs an executor")
@@ -75,6 +75,7 @@ class MqttBridge:
         self.queue_size, self.keepalive, self.timeout, self.backoff = queue_size, keepalive, timeout, backoff
         self.identifier = identifier or f"shoal-{socket.gethostname()}-{os.getpid()}"
         self.clock = clock or SystemClock()
+        self.clear_stale = clear_stale
         self.states = ReplicaStates()
         self.connected = asyncio.Event()
         self.dropped = 0
@@ -232,6 +233,8 @@ class MqttBridge:
             self._dirty.setdefault(slot, None)
         if self.steering is not None:
             await client.subscribe(f"{self.prefix}/+/cmd", qos=self.qos, timeout=self.timeout)
+        if self.clear_stale:
+            await client.subscribe(f"{self.prefix}/+/+/+/state", qos=self.qos, timeout=self.timeout)
         self.connected.set()
         log.info("mqtt: connected to %s:%d as %s", self.cfg.host, self.cfg.port, self.prefix)
         tasks = [asyncio.create_task(self._sender(client)), asyncio.create_task(self._receiver(client))]
@@ -289,11 +292,32 @@ class MqttBridge:
         """Read steering commands; iterating also notices a dropped connection."""
         async for msg in client.messages:
             topic = str(msg.topic)
+            if msg.retain and msg.topic.matches(f"{self.prefix}/+/+/+/state"):
+                self._maybe_stale(topic, bool(msg.payload))
             if self.steering is None or not msg.topic.matches(f"{self.prefix}/+/cmd"):
                 continue
             project = topic[len(self.prefix) + 1:-len("/cmd")]
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
             self.handle_command(project, payload, retained=bool(msg.retain))
+
+    def _maybe_stale(self, topic: str, present: bool) -> None:
+        """A retained state the broker holds for a replica we do not have (removed while we were away): clear it."""
+        parts = topic[len(self.prefix) + 1:].split("/")
+        try:
+            slot: Slot = (parts[0], parts[1], int(parts[2]))
+        except (IndexError, ValueError):
+            return
+        if present and slot not in self.states.states and slot not in self._dirty:
+            log.info("mqtt: clearing stale retained state %s", topic)
+            self._dirty[slot] = None
+            self._wake.set()
+
+    def seed(self, events: Iterable[Event]) -> None:
+        """Fold events into the replica states without sending them as events (the daemon's state at start)."""
+        for ev in events:
+            for slot in self.states.apply(ev):
+                self._dirty.setdefault(slot, None)
+        self._wake.set()
 
     # -- steering ----------------------------------------------------------------------------
     def handle_command(self, project: str, payload: bytes, retained: bool = False) -> None:

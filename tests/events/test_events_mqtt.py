@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import aiomqtt
 import jsonschema
 import pytest
 
@@ -272,3 +273,26 @@ def test_last_will_offline_when_daemon_is_sigkilled(broker):
         return seen_after
 
     assert run(main()) < 3.0
+
+
+def test_daemon_restart_clears_replicas_removed_while_it_was_away(broker):
+    async def main():
+        async with aiomqtt.Client("127.0.0.1", broker.port) as c:   # left by the previous daemon run
+            for topic in (state_topic("web", 5), state_topic("old", 1, project="gone"), state_topic("web", 1)):
+                await c.publish(topic, b'{"state": "running"}', qos=1, retain=True)
+        bus = EventBus()
+        bridge = MqttBridge(bus, broker.url, prefix=PREFIX, **FAST)
+        bridge.seed(stack.up())                   # what the daemon re-adopted on start
+        await bridge.start()
+        await asyncio.wait_for(bridge.connected.wait(), 5)
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            assert await bridge.flush(5)
+        states = await states_seen_by_late_joiner(broker.port)
+        await bridge.stop()
+        return states, bridge.stats()
+
+    states, stats = run(main())
+    assert set(states) == {state_topic("db", 1), state_topic("web", 1), state_topic("web", 2)}
+    assert states[state_topic("web", 1)]["state"] == "running" and states[state_topic("web", 1)]["id"]
+    assert stats["published"] == 5          # 3 states + 2 clears; seeded history is not re-sent as events
