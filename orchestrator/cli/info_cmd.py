@@ -170,7 +170,7 @@ def project_images(args: argparse.Namespace) -> int:
             short, size = "<missing>", "0B"
         out.append((r.get("Name", ""), repo, tag, short, size))
     if getattr(args, "quiet", False):
-        print("".join(dict.fromkeys(o[3] + "\n" for o in out)), end="")
+        print("".join(dict.fromkeys(o[3] + "\n" for o in out if o[3] != "<missing>")), end="")
     elif getattr(args, "format", "table") == "json":
         print(json.dumps([{"ContainerName": o[0], "Repository": o[1], "Tag": o[2], "ID": o[3], "Size": o[4]}
                           for o in out]))

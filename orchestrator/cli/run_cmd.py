@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestrator.cli.client import ApiError, Client, error, load_project_body
 from orchestrator.cli.exec_cmd import pipe_stream, stdin_has_input
+from orchestrator.cli.up_cmd import now_rfc3339
 
 __all__ = ["register", "run", "build_body"]
 
@@ -30,8 +31,38 @@ def build_body(args: argparse.Namespace, tty: bool, interactive: bool) -> dict:
             "no_deps": args.no_deps, "tty": tty, "interactive": interactive}
 
 
-def _follow(client: Client, cid: str) -> int:
-    """Without an attach endpoint: print the container's logs until it exits, then its code."""
+class _ExitWatch:
+    """Collects `die` events of a project from before the container exists (so none is missed)."""
+
+    def __init__(self, client: Client, project: str, since: str):
+        self.codes: dict[str, int] = {}
+        self.seen = threading.Event()
+        self.client, self.project, self.since = client, project, since
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        try:
+            for ev in self.client.stream("GET", "/events", query={
+                    "project": self.project, "since": self.since, "follow": True}):
+                if ev.get("action") == "die":
+                    self.codes[str(ev.get("id"))] = int((ev.get("attributes") or {}).get("exitCode") or 0)
+                    self.seen.set()
+        except Exception:  # noqa: BLE001 - then the inspect fallback decides
+            pass
+
+    def code(self, cid: str, name: str, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for key in (cid, name):
+                if key in self.codes:
+                    return self.codes[key]
+            self.seen.wait(0.1)
+            self.seen.clear()
+        return None
+
+
+def _follow(client: Client, cid: str, name: str, watch: _ExitWatch) -> int:
+    """Without an attach endpoint: print the container's logs until it exits, then its exit code."""
     def pump() -> None:
         try:
             for entry in client.stream("GET", f"/containers/{cid}/logs", query={"follow": True}):
@@ -41,16 +72,22 @@ def _follow(client: Client, cid: str) -> int:
                     stream.flush()
         except Exception:  # noqa: BLE001 - the stream ends when the container goes
             pass
-    threading.Thread(target=pump, daemon=True).start()
+    logs = threading.Thread(target=pump, daemon=True)
+    logs.start()
     while True:
+        code = watch.code(cid, name, 0.2)
+        if code is not None:
+            logs.join(2.0)
+            return code
         try:
             info = client.call("GET", f"/containers/{cid}") or {}
-        except Exception:  # noqa: BLE001 - removed (--rm) before we looked
-            return 0
+        except Exception:  # noqa: BLE001 - removed (--rm): the die event is on its way
+            code = watch.code(cid, name, 5.0)
+            logs.join(2.0)
+            return code or 0
         if info.get("state") in DONE_STATES:
-            time.sleep(0.2)
+            logs.join(2.0)
             return int(info.get("exit_code") or 0)
-        time.sleep(0.1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     interactive = not args.detach and (tty or stdin_has_input())
     body = dict(project, **build_body(args, tty, interactive))
     client = Client()
+    watch = None if args.detach else _ExitWatch(client, name, now_rfc3339())
     created = client.call("POST", f"/projects/{name}/run", body) or {}
     cid = created.get("id") or created.get("name")
     if not cid:
@@ -71,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     except ApiError as exc:
         if exc.status != 404:
             raise error(exc.message) from exc
-        return _follow(client, cid)
+        assert watch is not None
+        return _follow(client, cid, str(created.get("name") or cid), watch)
     return pipe_stream(sock, rest, tty, interactive)
 
 

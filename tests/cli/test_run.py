@@ -43,3 +43,13 @@ def test_run_of_unknown_service_is_an_error(shoal, fake):
     r = shoal("run", "-d", "nosuch")
     assert r.returncode == 1 and "no such service: nosuch" in r.stderr
     assert not fake.calls("POST", "/projects/demo/run")
+
+
+def test_run_rm_takes_the_exit_code_from_the_die_event(shoal, fake):
+    fake.failures[r"/containers/run1/attach"] = (404, "no attach")
+    fake.failures[r"/containers/run1"] = (404, "no such container: run1")
+    fake.logs = [{"line": "bye", "stream": "stdout"}]
+    fake.events = [{"time": "9999-01-01T00:00:00.000000Z", "type": "container", "action": "die",
+                    "id": "run1", "project": "demo", "service": "db", "attributes": {"exitCode": 6}}]
+    r = shoal("run", "--rm", "db", "sh", "-c", "echo bye; exit 6")
+    assert r.returncode == 6 and r.stdout == "bye\n"
