@@ -104,6 +104,7 @@ class Engine:
         os.makedirs(paths.run_dir, mode=0o700, exist_ok=True)
         handshake = self._spawn_monitor(paths)
         if not handshake.get("ok"):
+            _wait_gone(int(handshake.get("monitor_pid") or 0), 5.0)  # nothing left when we raise
             msg = handshake.get("message", "container setup failed")
             if handshake.get("kind") == "not_found":
                 raise CommandNotFound(msg)
@@ -312,6 +313,13 @@ class Engine:
             alive = lambda: self._state(cid)["state"] in ("running", "paused")  # noqa: E731
             for line in logmod.follow(path, offset, alive):
                 yield LogLine(line.stream, line.message, line.time, timestamps)
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Wait (bounded) until process ``pid`` has exited."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _alive(pid: int) -> bool:

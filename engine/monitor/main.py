@@ -356,6 +356,7 @@ def main(args: list[str]) -> None:
             mon.listener.close()
             os.unlink(mon.paths.socket)
         mon.save(state="exited", pid=0, exit_code=125, error=str(exc), finished_at=now_rfc3339())
+    handshake["monitor_pid"] = os.getpid()
     os.write(1, encode(handshake))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)

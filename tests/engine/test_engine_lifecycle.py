@@ -305,3 +305,12 @@ def test_fork_server_starts_monitors_and_can_go_away(tmp_path, busybox_rootfs):
         except OSError:
             pass
     assert leftovers == []
+
+
+def test_logs_since_filters_by_time(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "echo early; sleep 0.5; echo late"))
+    eng.start(cid)
+    eng.wait(cid, 10)
+    lines = list(eng.logs(cid))
+    assert [x.message for x in eng.logs(cid, since=lines[1].time)] == ["late\n"]
+    assert [x.message for x in eng.logs(cid, since=0)] == ["early\n", "late\n"]
