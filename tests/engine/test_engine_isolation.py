@@ -179,3 +179,26 @@ def test_cgroupfs_shows_only_the_containers_cgroup_read_only(eng, busybox_rootfs
     assert limit == str(64 << 20)
     assert int(procs) <= 3  # init, sh, wc: none of the host's processes
     assert "MADE" not in out and "Read-only" in err
+
+
+def test_no_new_privileges_keeps_seccomp(eng, busybox_rootfs):
+    _, out, _ = run(eng, busybox_rootfs, "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status",
+                    security=SecuritySpec(no_new_privileges=True), user="app")
+    assert dict(line.split(":\t") for line in out.splitlines()) == {"NoNewPrivs": "1", "Seccomp": "2"}
+
+
+def test_privileged_drops_masks_and_seccomp(eng, busybox_rootfs):
+    _, out, _ = run(eng, busybox_rootfs, "grep -E '^(CapEff|Seccomp):' /proc/self/status; "
+                                         "grep -c ' /proc/sys ' /proc/mounts",
+                    security=SecuritySpec(privileged=True))
+    lines = out.splitlines()
+    caps = int(lines[0].split()[1], 16)
+    assert caps & 0xA80425FB == 0xA80425FB and caps & (1 << 21)  # CAP_SYS_ADMIN among all others
+    assert lines[1].split() == ["Seccomp:", "0"]
+    assert lines[2] == "0"  # /proc/sys is not re-mounted read-only
+
+
+def test_unconfined_seccomp(eng, busybox_rootfs):
+    _, out, _ = run(eng, busybox_rootfs, "grep Seccomp: /proc/self/status",
+                    security=SecuritySpec(seccomp="unconfined"))
+    assert out.split() == ["Seccomp:", "0"]
