@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from engine.state import ContainerInfo
 from orchestrator.clock import Clock
 from orchestrator.compose.model import Project
+from orchestrator.daemon.adopt import discard_half_created, interrupted_start
 from orchestrator.daemon.events import EventBus
 from orchestrator.daemon.probes import ProbeManager
 from orchestrator.daemon.specs import SpecMaker
@@ -63,6 +64,7 @@ class Reconciler:
     def start(self) -> None:
         """Adopt what exists (every 'up' project is synced at once) and start the background tasks."""
         loop = asyncio.get_running_loop()
+        discard_half_created(self.engine)
         self.watcher.scan()  # prime: what exists now is not a change
         self._tasks += run_workers(self.queue, self.sync_key, 4, self._sync_failed)
         self._tasks.append(loop.create_task(self.watcher.run(), name="state-watcher"))
@@ -143,6 +145,10 @@ class Reconciler:
                 continue
             slot = slots.get(info.name)
             count = slot.restart.restart_count if slot else 0
+            if interrupted_start(info):  # removed, so the plan creates the slot again
+                log.warning("removing %s: its monitor died before recording an exit", info.name)
+                await asyncio.to_thread(self.engine.remove, info.id, True)
+                continue
             c = from_engine(info, restart_count=count, restarting=info.name in self.pending)
             check = info.spec.healthcheck if info.spec is not None else None
             self.probes.ensure(info.id, check, c.started_at, c.state in ("running", "paused"),
@@ -256,6 +262,8 @@ class Reconciler:
         for r in results:
             if r.ok:
                 self._record(rec.name, r)
+            else:
+                log.warning("%s: %s failed: %s", rec.name, r.action.key, r.error)
         self.notify()
         return results
 

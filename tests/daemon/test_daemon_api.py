@@ -1,0 +1,217 @@
+"""shoald end to end through its unix socket: real containers from busybox:latest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from engine.state import parse_rfc3339
+from daemon_helpers import load
+
+pytestmark = pytest.mark.root
+
+SLEEP = '["sleep", "1000"]'
+
+
+def wait_for(fn, timeout=20.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ps(d, project, **query):
+    return d.client.request("GET", f"/projects/{project}/containers", all=1, **query)
+
+
+def by_name(rows):
+    return {r["Name"]: r for r in rows}
+
+
+def up(d, tmp_path, name, yaml_text, **options):
+    body = load(str(tmp_path), name, yaml_text)
+    body["options"] = options
+    result = d.client.op(name, "up", body)
+    assert result["ok"], result
+    return result
+
+
+STACK = f"""
+services:
+  db:
+    image: busybox:latest
+    command: {SLEEP}
+    stop_grace_period: 1s
+    healthcheck: {{test: ["CMD-SHELL", "test -f /tmp/ready"], interval: 0.2s, retries: 3, start_period: 5s, start_interval: 0.2s}}
+    entrypoint: ["sh", "-c", "sleep 1; touch /tmp/ready; exec \\"$$@\\"", "--"]
+  migrate:
+    image: busybox:latest
+    command: ["sh", "-c", "sleep 0.5"]
+  web:
+    image: busybox:latest
+    command: {SLEEP}
+    stop_grace_period: 1s
+    depends_on:
+      db: {{condition: service_healthy}}
+      migrate: {{condition: service_completed_successfully}}
+"""
+
+
+def test_up_honours_dependency_conditions_and_down_leaves_nothing(daemon, tmp_path):
+    result = up(daemon, tmp_path, "st", STACK)
+    assert any(p.get("status") == "Waiting" for p in result["progress"])
+    rows = by_name(ps(daemon, "st"))
+    assert set(rows) == {"st-db-1", "st-migrate-1", "st-web-1"}
+    assert rows["st-web-1"]["State"] == "running" and rows["st-db-1"]["Health"] == "healthy"
+    assert rows["st-migrate-1"]["State"] == "exited" and rows["st-migrate-1"]["ExitCode"] == 0
+    events = daemon.client.request("GET", "/events", since=0, project="st")
+    healthy = [e for e in events if e["action"] == "health_status" and e["service"] == "db"
+               and e["attributes"]["health_status"] == "healthy"]
+    web_start = [e for e in events if e["action"] == "start" and e["service"] == "web"]
+    migrate = daemon.client.request("GET", f"/containers/{rows['st-migrate-1']['ID']}")
+    web = daemon.client.request("GET", f"/containers/{rows['st-web-1']['ID']}")
+    assert healthy and web_start
+    assert parse_rfc3339(healthy[0]["time"]) <= parse_rfc3339(web["started_at"])
+    assert parse_rfc3339(migrate["finished_at"]) <= parse_rfc3339(web["started_at"])
+
+    down = daemon.client.op("st", "down", {"timeout": 1})
+    assert down["ok"], down
+    assert ps(daemon, "st") == []
+    assert daemon.client.request("GET", "/projects", all=1) == []
+    assert os.listdir(os.path.join(daemon.root, "containers")) == []
+
+
+def test_kill_9_of_a_replica_process_is_restored(daemon, tmp_path):
+    up(daemon, tmp_path, "kr", f"""
+    services:
+      app: {{image: "busybox:latest", command: {SLEEP}, restart: always, stop_grace_period: 1s}}
+    """)
+    cid = ps(daemon, "kr")[0]["ID"]
+    before = daemon.client.request("GET", f"/containers/{cid}")
+    os.kill(before["pid"], signal.SIGKILL)
+
+    def restarted():
+        info = daemon.client.request("GET", f"/containers/{cid}")
+        return info if info["state"] == "running" and info["pid"] != before["pid"] else None
+    info = wait_for(restarted, 10, what="restart after kill -9")
+    assert info["restart_count"] == 1
+    actions = [e["action"] for e in daemon.client.request("GET", "/events", since=0, project="kr")]
+    assert "die" in actions and "restart" in actions
+
+
+def test_crash_loop_backs_off_instead_of_spinning(daemon, tmp_path):
+    up(daemon, tmp_path, "cl", """
+    services:
+      bad: {image: "busybox:latest", command: ["sh", "-c", "exit 3"], restart: always}
+    """)
+    time.sleep(3.0)
+    row = ps(daemon, "cl")[0]
+    # 100 ms doubling: about 5 restarts fit in 3 s; without backoff there would be dozens
+    assert 2 <= row["RestartCount"] <= 7, row
+    assert row["State"] in ("restarting", "exited", "running")
+    dies = [e for e in daemon.client.request("GET", "/events", since=0, project="cl") if e["action"] == "die"]
+    assert all(e["attributes"]["exitCode"] == 3 for e in dies)
+
+
+def test_unhealthy_replica_is_replaced(daemon, tmp_path):
+    up(daemon, tmp_path, "uh", f"""
+    services:
+      app:
+        image: busybox:latest
+        command: ["sh", "-c", "touch /tmp/ok; exec sleep 1000"]
+        restart: always
+        stop_grace_period: 1s
+        healthcheck: {{test: ["CMD", "test", "-f", "/tmp/ok"], interval: 0.2s, retries: 2}}
+    """)
+    first = wait_for(lambda: [r for r in ps(daemon, "uh") if r["Health"] == "healthy"], what="healthy")[0]
+    out = daemon.client.request("POST", f"/containers/{first['ID']}/exec", {"cmd": ["rm", "/tmp/ok"]})
+    assert out["exit_code"] == 0
+
+    def replaced():
+        rows = [r for r in ps(daemon, "uh") if r["ID"] != first["ID"] and r["Health"] == "healthy"]
+        return rows
+    new = wait_for(replaced, 15, what="replacement of the unhealthy replica")[0]
+    assert new["Name"] == "uh-app-1"
+    actions = [e["action"] for e in daemon.client.request("GET", "/events", since=0, project="uh")]
+    assert "recreate" in actions
+    assert len(ps(daemon, "uh")) == 1
+
+
+def test_scale_up_and_down(daemon, tmp_path):
+    up(daemon, tmp_path, "sc", f"""
+    services:
+      w: {{image: "busybox:latest", command: {SLEEP}, stop_grace_period: 1s}}
+    """)
+    assert daemon.client.op("sc", "scale", {"scale": {"w": 3}})["ok"]
+    rows = ps(daemon, "sc")
+    assert sorted(r["Name"] for r in rows) == ["sc-w-1", "sc-w-2", "sc-w-3"]
+    assert all(r["State"] == "running" for r in rows)
+    assert daemon.client.op("sc", "scale", {"scale": {"w": 1}})["ok"]
+    assert [r["Name"] for r in ps(daemon, "sc")] == ["sc-w-1"]
+    time.sleep(2.5)  # a resync later the scale sticks
+    assert [r["Name"] for r in ps(daemon, "sc")] == ["sc-w-1"]
+
+
+def test_config_change_recreates_only_that_service(daemon, tmp_path):
+    text = f"""
+    services:
+      a: {{image: "busybox:latest", command: {SLEEP}, stop_grace_period: 1s, environment: {{V: "1"}}}}
+      b: {{image: "busybox:latest", command: {SLEEP}, stop_grace_period: 1s}}
+    """
+    up(daemon, tmp_path, "cc", text)
+    before = {r["Service"]: r["ID"] for r in ps(daemon, "cc")}
+    up(daemon, tmp_path, "cc", text.replace('V: "1"', 'V: "2"'))
+    after = {r["Service"]: r["ID"] for r in ps(daemon, "cc")}
+    assert after["b"] == before["b"]
+    assert after["a"] != before["a"]
+    out = daemon.client.request("POST", f"/containers/{after['a']}/exec", {"cmd": ["sh", "-c", "echo $V"]})
+    assert out["stdout"].strip() == "2"
+
+
+def test_daemon_sigkill_during_up_converges_without_duplicates(daemon, tmp_path):
+    services = "\n".join(f"  s{i}: {{image: \"busybox:latest\", command: {SLEEP}, stop_grace_period: 1s}}"
+                         for i in range(20))
+    body = load(str(tmp_path), "many", "services:\n" + services + "\n")
+    seen = []
+
+    def run_up():
+        try:
+            for line in daemon.client.stream("POST", "/projects/many/up", body):
+                seen.append(line)
+        except Exception:
+            pass
+    t = threading.Thread(target=run_up)
+    t.start()
+    wait_for(lambda: any(p.get("status") == "Started" for p in seen), 20, 0.01, "first started replica")
+    daemon.kill(signal.SIGKILL)
+    t.join(10)
+    containers_dir = os.path.join(daemon.root, "containers")
+    assert 0 < len(os.listdir(containers_dir)) < 40
+    daemon.start()
+
+    def converged():
+        rows = ps(daemon, "many")
+        return rows if len(rows) == 20 and all(r["State"] == "running" for r in rows) else None
+    rows = wait_for(converged, 60, 0.2, "20 running replicas after restart")
+    assert sorted(r["Name"] for r in rows) == sorted(f"many-s{i}-1" for i in range(20))
+    time.sleep(2.5)
+    assert len(os.listdir(containers_dir)) == 20
+
+
+def test_stop_start_and_restart_policy_respects_manual_stop(daemon, tmp_path):
+    up(daemon, tmp_path, "ss", f"""
+    services:
+      app: {{image: "busybox:latest", command: {SLEEP}, restart: always, stop_grace_period: 1s}}
+    """)
+    assert daemon.client.op("ss", "stop", {"timeout": 1})["ok"]
+    time.sleep(2.5)
+    assert ps(daemon, "ss")[0]["State"] == "exited"
+    assert daemon.client.op("ss", "start", {})["ok"]
+    assert ps(daemon, "ss")[0]["State"] == "running"
