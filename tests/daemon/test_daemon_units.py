@@ -1,0 +1,182 @@
+"""shoald's pure and file-level parts without root: state DB, HTTP framing, progress, helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+
+from orchestrator.daemon.adopt import half_created
+from orchestrator.daemon.events import EventBus, parse_time
+from orchestrator.daemon.http import HttpError, NdjsonStream, read_request
+from orchestrator.daemon.probes import probe_argv
+from orchestrator.daemon.progress import Progress, line_of
+from orchestrator.daemon.state import MAX_EVENTS, ProjectRecord, SlotRecord, StateDB
+from orchestrator.daemon.views import human_duration, status_text
+from orchestrator.reconciler.actions import CreateContainer, DependencyFailed, StopContainer, WaitFor, Warn
+from orchestrator.reconciler.executor import ExecEvent
+from orchestrator.reconciler.observed import ObservedContainer
+from orchestrator.reconciler.restart import RestartHistory
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = StateDB(str(tmp_path / "shoald.db"))
+    yield d
+    d.close()
+
+
+def test_projects_round_trip_and_survive_reopen(tmp_path, db):
+    rec = ProjectRecord("p", {"name": "p", "services": {"a": {"image": "x"}}}, "/w", ["/w/c.yaml"], {"a": 3},
+                        "up", ["b"])
+    db.put_project(rec)
+    db.close()
+    again = StateDB(str(tmp_path / "shoald.db"))
+    assert again.get_project("p") == rec
+    again.set_status("p", "stopped")
+    again.set_scale("p", {"a": 1})
+    got = again.get_project("p")
+    assert (got.status, got.scale) == ("stopped", {"a": 1})
+    again.delete_project("p")
+    assert again.projects() == []
+    again.close()
+
+
+def test_slots_keep_restart_history_and_flags(db):
+    hist = RestartHistory(exit_code=3, restart_count=2, backoff=0.2, restart_times=(1.0, 2.0))
+    db.put_slot(SlotRecord("p-a-1", "p", "a", hist, True, "gave up", {"status": "unhealthy"}))
+    got = db.slots("p")["p-a-1"]
+    assert got.restart == hist and got.manually_stopped and got.failed == "gave up"
+    assert got.health == {"status": "unhealthy"}
+    db.delete_slots(["p-a-1"])
+    assert db.slots("p") == {}
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = str(tmp_path / "s.db")
+    d = StateDB(path)
+    d.db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    d.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        StateDB(path)
+
+
+def test_events_filter_by_time_project_and_are_bounded(db):
+    for i in range(5):
+        db.add_event({"project": "p" if i % 2 else "q", "service": "s", "action": str(i)}, 100.0 + i)
+    assert [e["action"] for e in db.events(since=101, until=103)] == ["1", "2", "3"]
+    assert [e["action"] for e in db.events(project="p")] == ["1", "3"]
+    for i in range(MAX_EVENTS + 10):
+        db.db.execute("INSERT INTO events (time, project, service, body) VALUES (?,?,?,?)",
+                      (200.0, "", "", json.dumps({"n": i})))
+    db.prune_events(200.0)
+    assert len(db.events()) == MAX_EVENTS
+    db.prune_events(200.0 + 8 * 86400)
+    assert db.events() == []
+
+
+def test_event_bus_fans_out_and_records(db):
+    async def main():
+        bus = EventBus(db, lambda: 1_700_000_000.5)
+        q = bus.subscribe()
+        bus.emit("container", "die", "abc", "p", "s", 1, exitCode=3)
+        ev = q.get_nowait()
+        bus.unsubscribe(q)
+        bus.emit("container", "start", "abc", "p", "s", 1)
+        return ev, q.qsize()
+    ev, left = asyncio.run(main())
+    assert ev["time"] == "2023-11-14T22:13:20.500000Z" and ev["attributes"] == {"exitCode": 3}
+    assert left == 0
+    assert [e["action"] for e in db.events(project="p")] == ["die", "start"]
+
+
+def test_parse_time_forms():
+    assert parse_time("", 1000.0) is None
+    assert parse_time("12.5", 1000.0) == 12.5
+    assert parse_time("10m", 1000.0) == 400.0
+    assert parse_time("2023-11-14T22:13:20Z", 0) == 1_700_000_000.0
+    with pytest.raises(ValueError):
+        parse_time("yesterday", 0)
+
+
+def _parse(raw: bytes):
+    async def main():
+        reader = asyncio.StreamReader()
+        reader.feed_data(raw)
+        reader.feed_eof()
+        return await read_request(reader)
+    return asyncio.run(main())
+
+
+def test_request_parsing():
+    req = _parse(b"POST /projects/p%20x/up?all=1&services=a,b HTTP/1.1\r\nContent-Length: 7\r\n"
+                 b"Content-Type: application/json\r\n\r\n{\"a\":1}")
+    assert (req.method, req.path) == ("POST", "/projects/p x/up")
+    assert req.flag("all") and req.csv("services") == ["a", "b"] and req.json() == {"a": 1}
+    assert _parse(b"") is None
+    with pytest.raises(HttpError):
+        _parse(b"garbage\r\n\r\n")
+    bad = _parse(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n[1]")
+    with pytest.raises(HttpError, match="object"):
+        bad.json()
+
+
+def test_ndjson_stream_is_chunked():
+    class W:
+        def __init__(self):
+            self.data = b""
+
+        def write(self, b):
+            self.data += b
+
+        async def drain(self):
+            pass
+
+    w = W()
+
+    async def main():
+        s = NdjsonStream(w)
+        await s.send({"a": 1})
+        await s.end()
+    asyncio.run(main())
+    head, body = w.data.split(b"\r\n\r\n", 1)
+    assert b"Transfer-Encoding: chunked" in head and b"application/x-ndjson" in head
+    assert body == b'9\r\n{"a": 1}\n\r\n0\r\n\r\n'
+
+
+def test_progress_lines_and_errors():
+    create = CreateContainer("web", 1, "p-web-1")
+    assert line_of(ExecEvent("start", create))["status"] == "Creating"
+    assert line_of(ExecEvent("done", create))["status"] == "Started"
+    assert line_of(ExecEvent("done", StopContainer("web", 1, "p-web-1")))["status"] == "Stopped"
+    p = Progress()
+    p.event(ExecEvent("info", WaitFor("web", "db", "service_healthy")))
+    p.event(ExecEvent("info", WaitFor("web", "db", "service_healthy")))
+    p.event(ExecEvent("info", DependencyFailed("web", "db", "dependency failed to start")))
+    p.event(ExecEvent("info", DependencyFailed("web", "db", "dependency failed to start")))
+    p.event(ExecEvent("info", Warn("orphans")))
+    assert p.queue.qsize() == 3
+    assert p.errors == ["web: dependency failed to start"] and p.warnings == ["orphans"]
+
+
+def test_probe_argv():
+    assert probe_argv(("CMD", "pg_isready", "-q")) == ["pg_isready", "-q"]
+    assert probe_argv(("CMD-SHELL", "curl -f x || exit 1")) == ["/bin/sh", "-c", "curl -f x || exit 1"]
+
+
+def test_status_text():
+    c = ObservedContainer("i", "n", state="running", started_at=100.0, health="starting")
+    assert status_text(c, 105.0) == "Up 5 seconds (health: starting)"
+    assert status_text(c.with_(state="exited", exit_code=2, finished_at=40.0), 100.0) == \
+        "Exited (2) About a minute ago"
+    assert human_duration(7200) == "2 hours"
+
+
+def test_half_created_finds_dirs_without_state(tmp_path):
+    for name, files in (("a", ["config.json", "state.json"]), ("b", ["config.json"]), ("c", [])):
+        os.makedirs(tmp_path / name)
+        for f in files:
+            (tmp_path / name / f).write_text("{}")
+    assert half_created(str(tmp_path)) == ["b", "c"]
