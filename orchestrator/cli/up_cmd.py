@@ -13,6 +13,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from orchestrator.cli.client import Client, error, load_project_body
@@ -22,6 +23,7 @@ from orchestrator.cli.scale_cmd import parse_scale
 
 __all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339"]
 
+POLL_INTERVAL = 1.0  # seconds without news before the container list is checked
 
 def now_rfc3339() -> str:
     """The daemon's event time format, for `since` and to drop replayed history."""
@@ -89,6 +91,8 @@ class Attacher:
         self.since = since
         self.queue: queue.Queue = queue.Queue()
         self.pending: list[tuple[str, Any]] = []
+        self.announced: set[str] = set()
+        self.polled = time.monotonic()
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
         rows = self._rows()
@@ -110,7 +114,7 @@ class Attacher:
             self.queue.put(("error", str(exc)))
 
     def _start_pumps(self) -> None:
-        logs_q = {"services": self.services, "follow": True}
+        logs_q = {"services": self.services, "follow": True, "since": self.since}
         events_q = {"project": self.name, "follow": True, "since": self.since}
         for args in (("log", "GET", f"/projects/{self.name}/logs", logs_q),
                      ("event", "GET", "/events", events_q)):
@@ -144,6 +148,9 @@ class Attacher:
             try:
                 kind, item = self.pending.pop(0) if self.pending else self.queue.get(timeout=0.1)
             except queue.Empty:
+                code = self._poll() if time.monotonic() - self.polled > POLL_INTERVAL else None
+                if code is not None:
+                    return code
                 continue
             code = self._handle(kind, item)
             if code is not None:
@@ -156,6 +163,7 @@ class Attacher:
         elif kind == "event":
             return self._on_event(item)
         elif kind == "stopped":
+            self._settle()
             return 130
         elif kind == "error" and self.stopping is None:
             raise error(item)
@@ -173,24 +181,62 @@ class Attacher:
         self.stopping.start()
 
     def _on_event(self, ev: dict) -> int | None:
+        """A `die` event: print the exit line, then decide whether `up` ends (and with which code)."""
         if ev.get("type", "container") != "container" or ev.get("action") != "die":
             return None
         if str(ev.get("time", "")) < self.since or ev.get("service") not in self.services:
             return None
+        keys = {str(ev.get("id", "")), str((ev.get("attributes") or {}).get("name", ""))} - {""}
+        if keys & self.announced:
+            return None
+        self.announced |= keys
         self._drain_logs()
         code = _exit_code(ev, self.client)
-        label = display_name(ev, self.name)
         restarting = self._restarting(ev)
-        self.printer.notice(label, f"exited with code {code}" + (" (restarting)" if restarting else ""))
+        self.printer.notice(display_name(ev, self.name),
+                            f"exited with code {code}" + (" (restarting)" if restarting else ""))
         if self.stopping is not None:
             return None
-        args = self.args
-        if args.abort_on_container_exit or args.exit_code_from or \
-                (args.abort_on_container_failure and code != 0):
+        if self._aborts(code):
             return self._abort(ev, code)
-        if not restarting and not any(r.get("State") in ("running", "restarting", "created")
-                                      for r in self._rows()):
-            return 0
+        if restarting:
+            return None
+        rows = self._rows()
+        if any(r.get("State") in ("running", "restarting", "created") for r in rows):
+            return None
+        for row in rows:  # exits no event told us about, so every container gets its line
+            if row.get("State") in ("exited", "dead"):
+                result = self._on_event(_die_of(row))
+                if result is not None:
+                    return result
+        return 0
+
+    def _settle(self) -> None:
+        """After a stop: show the last lines and an exit line for every container, as compose does."""
+        self._drain_logs(0.3)
+        while self.pending:
+            kind, item = self.pending.pop(0)
+            if kind == "event":
+                self._on_event(item)
+        for row in self._rows():
+            if row.get("State") in ("exited", "dead"):
+                self._on_event(_die_of(row))
+
+    def _aborts(self, code: int) -> bool:
+        args = self.args
+        return bool(args.abort_on_container_exit or args.exit_code_from or
+                    (args.abort_on_container_failure and code != 0))
+
+    def _poll(self) -> int | None:
+        """Catch exits no event reported (a container that died before it was seen running)."""
+        self.polled = time.monotonic()
+        if self.stopping is not None:
+            return None
+        for row in self._rows():
+            if row.get("State") in ("exited", "dead"):
+                code = self._on_event(_die_of(row))
+                if code is not None:
+                    return code
         return None
 
     def _drain_logs(self, quiet: float = 0.15) -> None:
@@ -214,7 +260,9 @@ class Attacher:
 
     def _abort(self, ev: dict, code: int) -> int:
         self.printer.write("Aborting on container exit...")
+        self.stopping = threading.current_thread()  # later exits are reported, not acted on
         project_action(self.args, self.name, "stop", {"services": []}, self.client)
+        self._settle()
         target = self.args.exit_code_from
         if not target or ev.get("service") == target:
             return code
@@ -226,6 +274,13 @@ class Attacher:
 
 def _entry(row: dict) -> dict:
     return {"service": row.get("Service"), "number": container_number(row), "container": row.get("Name")}
+
+
+def _die_of(row: dict) -> dict:
+    """A `die` event made from a container summary (for exits no event reported)."""
+    return {"type": "container", "action": "die", "id": row.get("ID"), "time": now_rfc3339(),
+            "service": row.get("Service"), "number": container_number(row),
+            "attributes": {"exitCode": row.get("ExitCode") or 0, "name": row.get("Name")}}
 
 
 def _exit_code(ev: dict, client: Client) -> int:

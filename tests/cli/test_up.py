@@ -74,13 +74,13 @@ def test_attached_up_prints_prefixed_logs_and_exits_when_all_stopped(cli, fake):
     fake.containers["demo"] = [container("demo", "db", 1, state="exited"),
                                container("demo", "web", 1, state="exited")]
     fake.logs = [log("db", 1, "db ready"), log("web", 1, "serving")]
-    fake.events = [die("db", 1, 0, when="2000-01-01T00:00:00.000000Z"), die("web", 1, 0)]
+    fake.events = [die("db", 1, 9, when="2000-01-01T00:00:00.000000Z"), die("web", 1, 0)]
     r = cli("up", "--no-color")
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert "db-1   | db ready" in out and "web-1  | serving" in out
-    assert out[-1] == "web-1 exited with code 0"
-    assert "db-1 exited" not in r.stdout  # history before this `up` is not replayed
+    assert out[-2:] == ["web-1 exited with code 0", "db-1 exited with code 0"]
+    assert "code 9" not in r.stdout  # history before this `up` is not replayed
     q = fake.calls("GET", "/events")[-1].query
     assert q["project"] == "demo" and q["follow"] == "1" and q["since"]
 
@@ -105,6 +105,16 @@ def test_abort_on_container_failure_ignores_clean_exits(cli, fake):
     r = cli("up", "--abort-on-container-failure", "--no-color")
     assert r.returncode == 2
     assert "db-1 exited with code 0" in r.stdout and "web-2 exited with code 2" in r.stdout
+
+
+def test_exits_without_events_are_found_by_polling(cli, fake):
+    fake.containers["demo"] = [container("demo", "db", 1, state="exited", exit_code=2),
+                               container("demo", "web", 1, state="exited")]
+    fake.events = []
+    fake.hold_streams = True
+    r = cli("up", "--abort-on-container-failure", "--no-color")
+    assert r.returncode == 2
+    assert "db-1 exited with code 2" in r.stdout.splitlines()
 
 
 def test_attach_limits_the_logs_shown(cli, fake):
