@@ -34,6 +34,9 @@ RLIMITS = {"core": resource.RLIMIT_CORE, "cpu": resource.RLIMIT_CPU, "data": res
            "as": resource.RLIMIT_AS}
 
 
+_PARENT = [0]  # getppid() at fork time (0 inside a new pid namespace)
+
+
 class SetupError(Exception):
     """A setup failure with the exit code the container reports for it."""
 
@@ -124,6 +127,10 @@ def _drop_and_exec(path: str, argv: list[str], env: list[str], ident: Identity, 
         os.setresuid(ident.uid, ident.uid, ident.uid)
     if sec.bpf and sec.load_seccomp and sec.no_new_privs:
         sec.load_seccomp(sec.bpf)
+    # after the credential change (which clears it): if the monitor dies, so does this process
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != _PARENT[0]:
+        os._exit(1)  # the monitor died before the line above
     os.execve(path, argv, dict(e.split("=", 1) for e in env if "=" in e))
 
 
@@ -166,6 +173,7 @@ def _apply_limits(plan: dict) -> None:
 
 def container_child(plan: dict, io: Stdio, go_fd: int, sec: Security) -> None:
     """Become the container's PID 1: namespaces, rootfs, limits, identity, execve. Never returns."""
+    _PARENT[0] = os.getppid()
     try:
         os.read(go_fd, 1)  # the monitor has put us in the cgroup
         namespaces.enter(plan["namespaces"])
@@ -204,6 +212,7 @@ def _finish(argv: list[str], env: list[str], cwd: str, user: str, group_add: lis
 
 def exec_child(pid1: int, req: dict, plan: dict, io: Stdio, go_fd: int, sec: Security) -> None:
     """Join PID 1's namespaces (mount last) and execve ``req['argv']`` there. Never returns."""
+    _PARENT[0] = os.getppid()
     try:
         os.read(go_fd, 1)
         fds = [(os.open(f"/proc/{pid1}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC), namespaces.NS_FLAGS[k])

@@ -314,3 +314,24 @@ def test_logs_since_filters_by_time(eng, busybox_rootfs):
     lines = list(eng.logs(cid))
     assert [x.message for x in eng.logs(cid, since=lines[1].time)] == ["late\n"]
     assert [x.message for x in eng.logs(cid, since=0)] == ["early\n", "late\n"]
+
+
+def test_container_dies_with_its_monitor_and_remove_cleans_up(eng, busybox_rootfs, tmp_path):
+    import json
+
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 100"))
+    eng.start(cid)
+    with open(tmp_path / "root" / "containers" / cid / "state.json") as f:
+        st = json.load(f)
+    os.kill(st["monitor_pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{st['pid']}/status") and time.monotonic() < deadline:
+        with open(f"/proc/{st['pid']}/status") as f:
+            if "State:\tZ" in f.read():
+                break
+        time.sleep(0.02)
+    assert time.monotonic() < deadline, "PID 1 outlived its monitor"
+    info = eng.inspect(cid)
+    assert info.state == "exited" and info.error == "monitor died"
+    eng.remove(cid)
+    assert not any(os.path.isdir(f"/sys/fs/cgroup/{c}/shoal/{cid}") for c in ("memory", "pids", "freezer"))
