@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Iterable
@@ -110,6 +111,10 @@ class Progress:
         self.entries: dict[str, Entry] = {}
         self._drawn = 0
         self._ticks = 0
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        if self.mode == "tty":
+            threading.Thread(target=self._tick, daemon=True).start()
 
     def update(self, event: dict) -> None:
         """Take one `{"type": "progress", "id", "service", "status", "message"}` event."""
@@ -118,17 +123,27 @@ class Progress:
         if self.mode == "json":
             self._write(json.dumps(event) + "\n")
             return
+        with self._lock:
+            self._record(event)
+        if self.mode == "plain":
+            self._write(render_plain(event) + "\n")
+        else:
+            with self._lock:
+                self.redraw()
+
+    def _record(self, event: dict) -> None:
         key = str(event.get("id", ""))
+        service = str(event.get("service") or "")
+        if service and key != service:
+            waiting = self.entries.get(service)
+            if waiting is not None and waiting.status == "Waiting":
+                del self.entries[service]  # the service's wait is over: its containers take over
         entry = self.entries.get(key)
         if entry is None:
             entry = self.entries[key] = Entry(*split_id(event))
         entry.status = str(event.get("status", ""))
         entry.message = str(event.get("message") or "")
         entry.ended = time.monotonic() if entry.done else None
-        if self.mode == "plain":
-            self._write(render_plain(event) + "\n")
-        else:
-            self.redraw()
 
     def redraw(self) -> None:
         """Rewrite the block in place (cursor back up over what was drawn last time)."""
@@ -137,12 +152,30 @@ class Progress:
         self._ticks += 1
         lines = render_tty(list(self.entries.values()), self.title, time.monotonic(), self._ticks)
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
-        self._write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
+        self._write(up + "".join(f"\x1b[2K{line}\n" for line in lines) + "\x1b[J")
         self._drawn = len(lines)
+
+    def message(self, text: str) -> None:
+        """A line (a warning) above the block: erase the block, write the line, draw it again."""
+        with self._lock:
+            if self.mode == "tty" and self._drawn:
+                self._write(f"\x1b[{self._drawn}F\x1b[J")
+                self._drawn = 0
+            self._write(text + "\n")
+            self.redraw()
+
+    def _tick(self) -> None:
+        """Keep spinners and elapsed times moving while nothing is reported (TTY only)."""
+        while not self._stop.wait(0.1):
+            with self._lock:
+                if any(not e.done for e in self.entries.values()):
+                    self.redraw()
 
     def finish(self) -> None:
         """Draw the final state (TTY) so the block stays on screen."""
-        self.redraw()
+        self._stop.set()
+        with self._lock:
+            self.redraw()
 
     def _write(self, text: str) -> None:
         try:
@@ -163,8 +196,7 @@ def consume(events: Iterable[dict], progress: Progress) -> dict:
                 result = event
                 break
             if kind == "warning":
-                progress.finish()
-                print(f"WARN[0000] {event.get('message', '')}", file=sys.stderr)
+                progress.message(f"WARN[0000] {event.get('message', '')}")
                 continue
             progress.update(event)
     finally:

@@ -86,3 +86,28 @@ def test_consume_returns_the_result_line_or_a_failure_when_missing():
     assert out.getvalue() == " Container a  Started\n"
     broken = consume(iter(events[:1]), Progress("quiet"))
     assert broken["ok"] is False and "ended the stream early" in broken["message"]
+
+
+def test_a_service_wait_line_gives_way_to_its_containers():
+    out = FakeTTY()
+    p = Progress("tty", out=out)
+    p.update({"id": "api", "service": "api", "status": "Waiting", "message": "waiting for cache"})
+    p.update({"id": "demo-api-1", "service": "api", "status": "Creating"})
+    p.update({"id": "demo-api-1", "service": "api", "status": "Started"})
+    assert list(p.entries) == ["demo-api-1"]
+    last = out.getvalue().rsplit("\x1b[2F", 1)[1]
+    assert "[+] Running 1/1" in last and "Container api " not in last and last.endswith("\x1b[J")
+
+
+def test_warnings_go_above_the_block():
+    out = FakeTTY()
+    p = Progress("tty", out=out)
+    events = [{"type": "progress", "id": "demo-web-1", "service": "web", "status": "Creating"},
+              {"type": "warning", "message": "found orphan containers ([demo-old-1])"},
+              {"type": "result", "ok": True, "exit_code": 0}]
+    assert consume(iter(events), p)["ok"]
+    text = out.getvalue()
+    assert "\x1b[2F\x1b[JWARN[0000] found orphan containers ([demo-old-1])\n" in text
+    plain = io.StringIO()
+    consume(iter(events), Progress("plain", out=plain))
+    assert plain.getvalue().splitlines()[1] == "WARN[0000] found orphan containers ([demo-old-1])"
