@@ -31,6 +31,7 @@ class ExecJob:
             raise RuntimeError("container is paused, unpause the container before exec")
         self.mon, self.conn, self.status, self.on_done = mon, conn, None, on_done
         self.timed_out = False
+        self.collected: list[list] = []  # [stream name, bytes] of outputs that reached EOF
         stdin = base64.b64decode(req["stdin"]) if req.get("stdin") is not None else None
         pipes = make_pipes(bool(req.get("tty")), stdin is not None)
         errr, errw = os.pipe2(os.O_CLOEXEC)
@@ -94,8 +95,7 @@ class ExecJob:
             return
         sel.unregister(fd)
         os.close(fd)
-        self.done = self.out.pop(fd)
-        self._collected = getattr(self, "_collected", []) + [self.done]
+        self.collected.append(self.out.pop(fd))
         self._maybe_reply()
 
     def on_exit(self, status: int) -> None:
@@ -106,7 +106,7 @@ class ExecJob:
     def _maybe_reply(self) -> None:
         if self.status is None or self.out:
             return
-        streams = dict(getattr(self, "_collected", []))
+        streams = dict(self.collected)
         code = os.waitstatus_to_exitcode(self.status)
         self.mon.execs.pop(self.pid, None)
         if self.stdin_fd >= 0:
@@ -137,7 +137,7 @@ class ExecJob:
         except (ProcessLookupError, ChildProcessError):
             self.status = self.status if self.status is not None else 137 << 8
         for fd in list(self.out):
-            self._collected = getattr(self, "_collected", []) + [self.out.pop(fd)]
+            self.collected.append(self.out.pop(fd))
             self.mon.sel.unregister(fd)
             os.close(fd)
         self._maybe_reply()
