@@ -335,3 +335,29 @@ def test_container_dies_with_its_monitor_and_remove_cleans_up(eng, busybox_rootf
     assert info.state == "exited" and info.error == "monitor died"
     eng.remove(cid)
     assert not any(os.path.isdir(f"/sys/fs/cgroup/{c}/shoal/{cid}") for c in ("memory", "pids", "freezer"))
+
+
+def test_log_rotation_by_size_and_count(eng, busybox_rootfs, tmp_path):
+    from engine.spec import LogSpec
+
+    cid = eng.create(sh(busybox_rootfs, "for i in $(seq 1 300); do echo line-$i; done",
+                        log=LogSpec(max_size=2000, max_file=3)))
+    eng.start(cid)
+    eng.wait(cid, 10)
+    base = tmp_path / "root" / "containers" / cid / "container-json.log"
+    files = sorted(p.name for p in base.parent.glob("container-json.log*"))
+    assert files == ["container-json.log", "container-json.log.1", "container-json.log.2"]
+    assert all(p.stat().st_size <= 2000 for p in base.parent.glob("container-json.log*"))
+    msgs = [x.message for x in eng.logs(cid)]
+    assert msgs[-1] == "line-300\n"
+    numbers = [int(m.split("-")[1]) for m in msgs]
+    assert numbers == list(range(numbers[0], 301)) and numbers[0] > 1  # oldest dropped, rest in order
+
+
+def test_log_driver_none_keeps_nothing(eng, busybox_rootfs):
+    from engine.spec import LogSpec
+
+    cid = eng.create(sh(busybox_rootfs, "echo hidden", log=LogSpec(driver="none")))
+    eng.start(cid)
+    assert eng.wait(cid, 10).exit_code == 0
+    assert list(eng.logs(cid)) == []
