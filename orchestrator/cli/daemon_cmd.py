@@ -16,4 +16,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from orchestrator.daemon.app import DaemonConfig, run as run_daemon
-    return run_daemon(DaemonConfig(args.root, args.run_dir), args.log_level)
+    return run_daemon(DaemonConfig(args.root, args.run_dir, networking=args.networking), args.log_level)

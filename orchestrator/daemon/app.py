@@ -18,6 +18,7 @@ from engine.api import Engine
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.daemon.events import EventBus
 from orchestrator.daemon.loop import Reconciler
+from orchestrator.daemon.netwire import NetworkedEngine, Networking
 from orchestrator.daemon.ops import Operations
 from orchestrator.daemon.queries import Queries
 from orchestrator.daemon.resources import Resources
@@ -37,11 +38,12 @@ class DaemonConfig:
     root: str = ""
     run_dir: str = ""
     limit: int = 8
+    networking: str = "bridge"  # bridge | none
 
     def resolved(self) -> "DaemonConfig":
         root = os.path.abspath(self.root or os.environ.get("SHOAL_ROOT") or "/var/lib/shoal")
         run_dir = os.path.abspath(self.run_dir or os.environ.get("SHOAL_RUN") or "/run/shoal")
-        return DaemonConfig(root, run_dir, self.limit)
+        return DaemonConfig(root, run_dir, self.limit, self.networking)
 
     @property
     def socket(self) -> str:
@@ -75,14 +77,23 @@ class Daemon:
         self.engine = DaemonEngine(self.config.root, self.config.run_dir)
         self.db = StateDB(os.path.join(self.config.root, "shoald.db"))
         self.bus = EventBus(self.db, self.clock.time)
+        self.resources = Resources(self.config.root)
         self.reconciler = Reconciler(self.engine, self.db, self.bus, self.clock, SpecMaker(self.config.root),
-                                     Resources(self.config.root), self.config.limit)
+                                     self.resources, self.config.limit)
+        self.net: Networking | None = None
         self.ops = Operations(self.reconciler)
         self.api = ApiServer(self.ops, Queries(self.reconciler))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(64, thread_name_prefix="shoald"))
+        if self.config.networking == "bridge":
+            self.net = Networking(self.config.root, self.config.run_dir, loop)
+            self.resources.net = self.net
+            self.reconciler.engine = NetworkedEngine(self.engine, self.net)
+            self.reconciler.net = self.net
+            live = {i.id: i.name for i in await asyncio.to_thread(self.engine.list)}
+            await self.net.adopt(live)
         self.reconciler.start()
         await self.api.listen(self.config.socket)
         log.info("shoald listening on %s (root %s)", self.config.socket, self.config.root)
@@ -90,6 +101,8 @@ class Daemon:
     async def stop(self) -> None:
         await self.api.close()
         await self.reconciler.stop()
+        if self.net is not None:
+            await self.net.close()
         try:
             os.unlink(self.config.socket)
         except OSError:
@@ -114,5 +127,7 @@ def run(config: DaemonConfig, log_level: str = "info") -> int:
     """Run the daemon in the foreground until SIGTERM or SIGINT; returns the exit status."""
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("pyroute2", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(_serve(config))
     return 0

@@ -56,6 +56,7 @@ class Reconciler:
         self.busy: set[str] = set()
         self.pending: dict[str, asyncio.Task[None]] = {}  # container name -> delayed restart
         self._locks: dict[str, asyncio.Lock] = {}
+        self.net: Any = None  # netwire.Networking when containers get compose networks
         self.listeners: dict[str, set[Report]] = {}  # project -> progress callbacks of open operations
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -125,6 +126,8 @@ class Reconciler:
         if seen is None:
             return
         if after.status != before.status:
+            if self.net is not None:
+                self.net.set_healthy(cid, after.status != "unhealthy")
             self.bus.emit("container", "health_status", cid, seen.project, seen.service, seen.number,
                           name=seen.name, health_status=after.status)
         slot = self.db.slots(seen.project).get(seen.name) or SlotRecord(seen.name, seen.project, seen.service)
@@ -186,6 +189,10 @@ class Reconciler:
                     keep = _not_stopped(set(rec.stopped))
             observed = await self.observe(name)
             actions = plan(desired, observed, self.clock.time(), self.plan_state(name))
+            # expectations: a slot with an action in flight (a delayed restart) is not acted on twice,
+            # not even by a create after its old container was removed
+            actions = [a for a in actions if getattr(a, "name", None) not in self.busy
+                       or not isinstance(a, ENGINE_ACTIONS)]
             if keep is not None:
                 by_name = {c.name: c for c in observed}
                 actions = [a for a in actions if keep(a, by_name)]
@@ -251,6 +258,10 @@ class Reconciler:
                       report: Report | None = None) -> list[ActionResult]:
         """Run engine actions for a project and record their outcome (slots, events)."""
         project = Project.from_dict(rec.project)
+        if self.net is not None:
+            from orchestrator.daemon.netwire import port_bindings
+            for svc in project.services.values():
+                self.net.ports[(rec.name, svc.name)] = port_bindings(svc.ports)
 
         def on_event(ev: ExecEvent) -> None:
             if report is not None:

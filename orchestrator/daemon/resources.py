@@ -1,13 +1,12 @@
-"""Networks and volumes for the executor: named volumes in the engine's VolumeStore.
-
-Networks are kept as names in the daemon's memory (containers get a private
-network namespace with loopback) until the bridge/DNS layer is wired in; see
-``docs/architecture.md``. Creates are idempotent, removes of a missing object raise.
+"""Networks and volumes for the executor: named volumes in the engine's VolumeStore, networks
+through ``Networking`` (bridges); without it (``--networking none``) networks are only names and
+containers keep a private loopback-only namespace. Creates are idempotent.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from engine.volumes import VolumeNotFound, VolumeStore
 
@@ -17,18 +16,31 @@ __all__ = ["Resources"]
 class Resources:
     """The ``ResourcesLike`` the executor drives."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, net: Any = None) -> None:
         self.volumes = VolumeStore(root)
-        self.networks: set[str] = set()
+        self.net = net  # orchestrator.daemon.netwire.Networking or None
+        self._names: set[str] = set()
         self._lock = threading.Lock()
 
-    def create_network(self, name: str) -> None:
+    @property
+    def networks(self) -> set[str]:
+        """The networks that exist now."""
+        if self.net is not None:
+            return self.net.network_names()
         with self._lock:
-            self.networks.add(name)
+            return set(self._names)
+
+    def create_network(self, name: str) -> None:
+        if self.net is not None:
+            return self.net.create_network(name)
+        with self._lock:
+            self._names.add(name)
 
     def remove_network(self, name: str) -> None:
+        if self.net is not None:
+            return self.net.remove_network(name)
         with self._lock:
-            self.networks.discard(name)  # down is idempotent: a missing network is fine
+            self._names.discard(name)  # down is idempotent: a missing network is fine
 
     def create_volume(self, name: str) -> None:
         self.volumes.create(name, labels={"com.docker.compose.volume": name})

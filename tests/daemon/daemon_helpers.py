@@ -40,7 +40,7 @@ class DaemonProc:
         env = dict(os.environ, PYTHONPATH=REPO)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "orchestrator.daemon", "--root", self.root,
-                                          "--run-dir", self.run_dir, "--log-level", "debug"],
+                                          "--run-dir", self.run_dir, "--log-level", "info"],
                                          cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -73,5 +73,24 @@ def teardown(d: DaemonProc) -> None:
             engine.remove(info.id, force=True)
         except Exception:
             pass
+    _clean_networks(d)
+    if os.environ.get("SHOALD_TEST_LOG"):  # keep the daemon's log for debugging
+        shutil.copy(d.log, os.environ["SHOALD_TEST_LOG"])
     shutil.rmtree(d.run_dir, ignore_errors=True)
     shutil.rmtree(d.root, ignore_errors=True)
+
+
+def _clean_networks(d: DaemonProc) -> None:
+    """Whatever a failed test left in this root's network state: endpoints, bridges, netns files."""
+    if not os.path.exists(os.path.join(d.root, "network")) and not os.path.isdir(os.path.join(d.run_dir, "netns")):
+        return
+    from engine.network import NetworkManager
+    from engine.network.netns import list_netns, remove_netns
+    nm = NetworkManager(d.root, d.run_dir)
+    for ep in nm.endpoints():
+        nm.detach(ep.container_id, ep.network)
+    for net in nm.networks():
+        nm.remove_network(net.name)
+    for path in list_netns(nm.netns_dir):
+        remove_netns(path)
+    nm.close()

@@ -215,3 +215,47 @@ def test_stop_start_and_restart_policy_respects_manual_stop(daemon, tmp_path):
     assert ps(daemon, "ss")[0]["State"] == "exited"
     assert daemon.client.op("ss", "start", {})["ok"]
     assert ps(daemon, "ss")[0]["State"] == "running"
+
+
+def _http_get(port: int) -> str:
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data.decode(errors="replace")
+
+
+def test_services_reach_each_other_by_name_and_published_port_serves_replicas(daemon, tmp_path):
+    port = 28000 + os.getpid() % 1000
+    up(daemon, tmp_path, "nw", f"""
+    services:
+      web:
+        image: busybox:latest
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+        stop_grace_period: 1s
+        ports: ["127.0.0.1:{port}:80"]
+        deploy: {{replicas: 2}}
+      client:
+        image: busybox:latest
+        command: {SLEEP}
+        stop_grace_period: 1s
+        depends_on: [web]
+    """)
+    client = [r for r in ps(daemon, "nw") if r["Service"] == "client"][0]
+
+    def fetched():
+        out = daemon.client.request("POST", f"/containers/{client['ID']}/exec",
+                                    {"cmd": ["wget", "-q", "-O", "-", "http://web/index.html"]})
+        return out if out["exit_code"] == 0 else None
+    out = wait_for(fetched, 10, 0.2, "the client reaching web by name")
+    assert out["stdout"].strip()
+    hosts = {wait_for(lambda: _http_get(port), 10, 0.2, "published port").split("\r\n\r\n", 1)[1].strip()
+             for _ in range(12)}
+    assert len(hosts) >= 1 and all(hosts)
+    assert daemon.client.op("nw", "down", {"timeout": 1})["ok"]
+    from engine.network import NetworkManager
+    nm = NetworkManager(daemon.root, daemon.run_dir)
+    assert nm.networks() == [] and nm.endpoints() == [] and nm.publications() == []
+    nm.close()
