@@ -207,7 +207,10 @@ class FakeDaemon:
             data = await reader.read(65536)
             if not data:
                 break
-            writer.write(data.upper())
+            end = b"\x04" in data  # Ctrl-D on a tty stream ends it, as a shell would
+            writer.write(data.split(b"\x04")[0].upper())
             await writer.drain()
+            if end:
+                break
         writer.write(b"\n" + json.dumps({"exit_code": self.exec_exit}).encode() + b"\n")
         await writer.drain()

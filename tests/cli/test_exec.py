@@ -84,3 +84,49 @@ def test_exit_tail_finds_the_code_at_any_chunk_boundary(split):
     shown = t.feed(data[:split]) + t.feed(data[split:])
     held, code = t.close()
     assert shown + held == b"hi\n" and code == 42 and held == b""
+
+
+def test_exec_on_a_terminal_uses_a_tty_and_sends_the_window_size(fake, project, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import time
+
+    from conftest import cli_env, launcher_argv
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    proc = subprocess.Popen(launcher_argv("-f", str(project), "exec", "web", "sh"), stdin=slave,
+                            stdout=slave, stderr=subprocess.PIPE,
+                            env=cli_env(fake.run_dir, str(tmp_path / "root"), SHOAL_NO_AUTOSTART="1"))
+    os.close(slave)
+    deadline = time.monotonic() + 15
+    while not fake.calls("POST", "/containers/") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    proc.send_signal(__import__("signal").SIGWINCH)
+    while len(fake.calls("POST", "/containers/")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.write(master, b"hi\x04")
+    out = b""
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if proc.poll() is not None and b"HI" in out:
+            break
+    proc.wait(10)
+    os.close(master)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert b"ready" in out and b"HI" in out
+    body = next(r.body for r in fake.requests if r.path.endswith("/exec"))
+    assert body["tty"] is True and body["stdin"] is True
+    resizes = [r.body for r in fake.calls("POST", "/containers/") if r.path.endswith("/resize")]
+    assert resizes == [{"height": 33, "width": 101}, {"height": 50, "width": 160}]
