@@ -210,13 +210,13 @@ class MqttBridge:
             except asyncio.CancelledError:
                 _abandon(client)
                 raise
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError, ValueError) as exc:  # down, refused, bad TLS files or cert
                 failures += 1
                 log.log(logging.WARNING if failures == 1 else logging.DEBUG,
-                        "mqtt: %s:%d unavailable (%s), retrying", self.cfg.host, self.cfg.port, exc)
-            except (OSError, ValueError) as exc:  # TLS files unreadable, bad certificate, ...
+                        "mqtt: %s:%d unavailable (%s), retrying with backoff", self.cfg.host, self.cfg.port, exc)
+            except Exception:  # a bug must not end the bridge: log it, back off, reconnect
                 failures += 1
-                log.error("mqtt: cannot connect to %s:%d: %s", self.cfg.host, self.cfg.port, exc)
+                log.exception("mqtt: session failed")
             finally:
                 self.connected.clear()
             if self._closing:

@@ -196,3 +196,38 @@ async def retained_snapshot(port: int, topic: str = "#", settle: float = 0.3, **
                 return got
             if msg.retain:
                 got[str(msg.topic)] = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+
+
+def make_certs(workdir: pathlib.Path) -> dict[str, str]:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs openssl to make test certificates")
+    d = workdir / "pki"
+    d.mkdir()
+
+    def ossl(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=d)
+
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=shoal test CA")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, ext in (("server", ["-extfile", "san.ext"]), ("client", [])):
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", f"/CN={name}")
+        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", f"{name}.pem", "-days", "2", *ext)
+    return {k: str(d / v) for k, v in {"ca": "ca.pem", "cert": "server.pem", "key": "server.key",
+                                        "client_cert": "client.pem", "client_key": "client.key"}.items()}
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    """A broker on TLS only, requiring a client certificate signed by the test CA."""
+    _need_mosquitto()
+    certs = make_certs(tmp_path)
+    b = Broker(tmp_path, tls=dict(certs, require_certificate="1"))
+    b.start()
+    b.certs = certs
+    yield b
+    b.stop()

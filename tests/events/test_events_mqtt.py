@@ -296,3 +296,31 @@ def test_daemon_restart_clears_replicas_removed_while_it_was_away(broker):
     assert set(states) == {state_topic("db", 1), state_topic("web", 1), state_topic("web", 2)}
     assert states[state_topic("web", 1)]["state"] == "running" and states[state_topic("web", 1)]["id"]
     assert stats["published"] == 5          # 3 states + 2 clears; seeded history is not re-sent as events
+
+
+def test_mqtts_with_client_certificate(tls_broker):
+    from orchestrator.events.config import TlsFiles
+    certs = tls_broker.certs
+    watcher_tls = {"tls_params": aiomqtt.TLSParameters(ca_certs=certs["ca"], certfile=certs["client_cert"],
+                                                       keyfile=certs["client_key"])}
+
+    async def main():
+        bus = EventBus()
+        url = f"mqtts://127.0.0.1:{tls_broker.port}"
+        good = MqttBridge(bus, url, prefix=PREFIX, tls=TlsFiles(certs["ca"], certs["client_cert"],
+                                                                certs["client_key"]), **FAST)
+        no_cert = MqttBridge(bus, url, prefix="shoal/nocert", tls=TlsFiles(certs["ca"]), **FAST)
+        await good.start()
+        await no_cert.start()
+        await asyncio.wait_for(good.connected.wait(), 10)
+        await feed(bus, good, stack.up())
+        states = await states_seen_by_late_joiner(tls_broker.port, **watcher_tls)
+        await asyncio.sleep(0.3)
+        refused = not no_cert.connected.is_set() and no_cert.connects == 0
+        await good.stop()
+        await no_cert.stop()
+        return states, refused
+
+    states, refused = run(main())
+    assert len(states) == 3 and states[state_topic("db", 1)]["health"] == "healthy"
+    assert refused
