@@ -7,8 +7,12 @@ carries no capability or seccomp settings and the monitor skips those steps.
 from __future__ import annotations
 
 import os
+import threading
 
 from engine.spec import SecuritySpec
+
+# Threads of one process share the cache's temp file name (it is per pid) and libseccomp: one at a time.
+_COMPILE_LOCK = threading.Lock()
 
 __all__ = ["capability_mask", "seccomp_file"]
 
@@ -31,10 +35,11 @@ def seccomp_file(sec: SecuritySpec, caps: int | None, cache_dir: str, state_dir:
     except ImportError:
         return ""
     os.makedirs(cache_dir, exist_ok=True)
-    if sec.seccomp == "default":
-        bpf = seccomp.default_bpf(cache_dir, caps) if caps is not None else seccomp.default_bpf(cache_dir)
-    else:
-        bpf = seccomp.profile_bpf(sec.seccomp, cache_dir)
+    with _COMPILE_LOCK:
+        if sec.seccomp == "default":
+            bpf = seccomp.default_bpf(cache_dir, caps) if caps is not None else seccomp.default_bpf(cache_dir)
+        else:
+            bpf = seccomp.profile_bpf(sec.seccomp, cache_dir)
     path = os.path.join(state_dir, "seccomp.bpf")
     with open(path, "wb") as f:
         f.write(bpf)

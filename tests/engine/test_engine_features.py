@@ -111,3 +111,13 @@ def test_image_reference_uses_the_image_config(eng, busybox_rootfs, tmp_path):
     eng.start(cid)
     assert eng.wait(cid, 20).exit_code == 0
     assert "".join(x.message for x in eng.logs(cid)) == "from-image\n/tmp\n1000\n"
+
+
+def test_concurrent_first_starts_from_threads(eng, busybox_rootfs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [eng.create(ContainerSpec(name=f"par{i}", rootfs=busybox_rootfs, command=("true",)))
+           for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(eng.start, ids))
+    assert [eng.wait(cid, 20).exit_code for cid in ids] == [0] * 6
