@@ -12,7 +12,7 @@ from typing import Any
 from orchestrator.cli.client import Client, error, project_name
 
 __all__ = ["register", "client_version", "format_ls", "format_top", "format_stats",
-           "human_size", "project_images", "project_pull", "add_project_pull_flags"]
+           "human_size", "project_images", "project_pull", "add_project_pull_flags", "wants_project"]
 
 
 def client_version() -> str:
@@ -177,6 +177,30 @@ def project_images(args: argparse.Namespace) -> int:
     else:
         print(_table(("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"), out), end="")
     return 0
+
+
+def wants_project(args: argparse.Namespace, names: list[str]) -> bool:
+    """Should `pull NAMES` / `images NAMES` act on the compose project (else the image store)?
+
+    Yes with -f or -p; no without a compose file here or above; otherwise yes when no names are
+    given or every name is one of the project's services.
+    """
+    from orchestrator.compose.errors import ComposeError
+    from orchestrator.compose.files import find_config_files
+    if getattr(args, "files", None) or getattr(args, "project_name", None):
+        return True
+    try:
+        find_config_files(None, os.environ, os.getcwd(), getattr(args, "project_directory", None))
+    except ComposeError:
+        return False
+    if not names:
+        return True
+    from orchestrator.compose.loader import ProjectOptions, load_project
+    try:
+        services = load_project(ProjectOptions.from_args(args)).data.get("services") or {}
+    except ComposeError:
+        return False
+    return all(n in services for n in names)
 
 
 def add_project_pull_flags(p: argparse.ArgumentParser) -> None:

@@ -34,7 +34,8 @@ def args(project, **kw):
 
 @pytest.fixture
 def compose(tmp_path):
-    path = tmp_path / "compose.yaml"
+    (tmp_path / "p").mkdir()
+    path = tmp_path / "p" / "compose.yaml"
     path.write_text(COMPOSE)
     return path
 
@@ -108,3 +109,21 @@ def test_images_lists_the_project_containers_images(fake, tmp_path, monkeypatch,
     ns.quiet = True
     info_cmd.project_images(ns)
     assert capsys.readouterr().out.split() == [image.short_id]
+
+
+def test_wants_project_decides_between_project_and_image_store(compose, tmp_path, monkeypatch):
+    def ns(**kw):
+        base = dict(files=None, project_name=None, project_directory=None, env_files=None, profiles=None)
+        base.update(kw)
+        return argparse.Namespace(**base)
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    assert not info_cmd.wants_project(ns(), ["busybox:latest"])
+    assert not info_cmd.wants_project(ns(), [])
+    assert info_cmd.wants_project(ns(project_name="demo"), [])
+    monkeypatch.chdir(compose.parent)
+    assert info_cmd.wants_project(ns(), [])
+    assert info_cmd.wants_project(ns(), ["db", "web"])
+    assert not info_cmd.wants_project(ns(), ["busybox:latest"])
