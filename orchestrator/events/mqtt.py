@@ -42,7 +42,7 @@ _DONE_IDS = 256
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
 def _abandon(client: aiomqtt.Client | None) -> None:

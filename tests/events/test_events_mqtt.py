@@ -324,3 +324,31 @@ def test_mqtts_with_client_certificate(tls_broker):
     states, refused = run(main())
     assert len(states) == 3 and states[state_topic("db", 1)]["health"] == "healthy"
     assert refused
+
+
+def test_frozen_broker_does_not_block_and_catches_up_when_it_thaws(broker):
+    async def main():
+        bus = EventBus()
+        bridge = MqttBridge(bus, broker.url, prefix=PREFIX, **FAST)
+        await bridge.start()
+        await asyncio.wait_for(bridge.connected.wait(), 5)
+        await feed(bus, bridge, stack.up())
+        os.kill(broker.proc.pid, signal.SIGSTOP)              # a broker that stops answering mid-stream
+        try:
+            t = time.perf_counter()
+            for ev in stack.kill_web1() * 200 + stack.restart_web1():
+                bus.publish(ev)
+                await asyncio.sleep(0)
+            publishing = time.perf_counter() - t
+            await asyncio.sleep(0.5)
+        finally:
+            os.kill(broker.proc.pid, signal.SIGCONT)
+        assert await bridge.flush(15), bridge.stats()
+        states = await states_seen_by_late_joiner(broker.port)
+        await bridge.stop()
+        return publishing, states
+
+    publishing, states = run(main(), timeout=40)
+    assert publishing < 0.5
+    web1 = states[state_topic("web", 1)]
+    assert (web1["state"], web1["restart_count"]) == ("running", 1)
