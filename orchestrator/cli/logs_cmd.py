@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import IO, Any, Iterable
 
-from orchestrator.cli.client import Client, project_name
+from orchestrator.cli.client import Client, error, project_name
 
 __all__ = ["register", "LogPrinter", "display_name", "container_number", "COLORS", "use_color"]
 
@@ -98,14 +98,17 @@ def container_number(row: dict) -> Any:
     return None
 
 
-def stream_logs(client: Client, name: str, printer: LogPrinter, query: dict) -> None:
+def stream_logs(client: Client, name: str, printer: LogPrinter, query: dict,
+                index: int | None = None) -> None:
     """Print the project's log stream until it ends (or forever with follow)."""
     for entry in client.stream("GET", f"/projects/{name}/logs", query=query):
-        if "line" in entry:
+        if "line" in entry and (index is None or str(entry.get("number")) == str(index)):
             printer.print(entry)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.tail not in (None, "all") and not str(args.tail).isdigit():
+        raise error(f"logs: invalid --tail {args.tail!r} (a number or 'all')")
     name = project_name(args)
     client = Client()
     names = _names(client, name, list(args.services))
@@ -113,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
                          prefix=not args.no_log_prefix, timestamps=args.timestamps, project=name)
     query = {"services": list(args.services), "follow": args.follow, "since": args.since,
              "until": args.until, "timestamps": args.timestamps,
-             "tail": None if args.tail in (None, "all") else args.tail, "index": args.index}
-    stream_logs(client, name, printer, query)
+             "tail": None if args.tail in (None, "all") else args.tail}
+    stream_logs(client, name, printer, query, args.index)
     return 0
 
 

@@ -61,3 +61,10 @@ def test_notice_is_coloured_like_its_logs():
     p.print(entry("web", 1, "x"))
     p.notice("web-1", "exited with code 0")
     assert out.getvalue().splitlines()[1] == f"\x1b[{COLORS[0]}mweb-1 exited with code 0\x1b[0m"
+
+
+def test_logs_index_picks_one_replica_and_tail_is_checked(cli, fake):
+    fake.logs = [entry("web", 1, "one"), entry("web", 2, "two")]
+    assert cli("logs", "--index", "2", "web").stdout == "web-2  | two\n"
+    r = cli("logs", "--tail", "ten")
+    assert r.returncode == 1 and "invalid --tail 'ten'" in r.stderr
