@@ -18,7 +18,7 @@ __all__ = [
     "network_event", "volume_event", "pull_progress", "build_progress",
 ]
 
-TYPES = ("container", "network", "volume", "image", "project")
+TYPES = ("container", "network", "volume", "image", "project", "service")
 
 
 def iso_time(t: float) -> str:

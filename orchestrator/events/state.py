@@ -7,7 +7,7 @@ clears exactly those and can republish everything after a reconnect.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from orchestrator.events.model import Event, iso_time
 
@@ -32,8 +32,10 @@ class ReplicaStates:
 
     def apply(self, ev: Event) -> dict[Slot, dict[str, Any] | None]:
         """Fold ``ev`` in; return the changed slots with their new state (None = removed)."""
-        if ev.type == "project" and ev.action == "scale":
+        if ev.type in ("project", "service") and ev.action == "scale":
             return self._scale_down(ev)
+        if ev.type == "project" and ev.action == "down":
+            return self._drop(lambda slot: slot[0] == ev.project)
         if ev.type != "container" or not ev.project or not ev.service or ev.number < 1:
             return {}
         slot = (ev.project, ev.service, ev.number)
@@ -47,14 +49,22 @@ class ReplicaStates:
         return {slot: state}
 
     def _scale_down(self, ev: Event) -> dict[Slot, dict[str, Any] | None]:
-        """Replicas numbered above the new count are gone even if their destroy event was lost."""
-        target = ev.attributes.get("to")
-        if not isinstance(target, int):
+        """Replicas numbered above the new count are gone even if their destroy event was lost.
+
+        Takes shoal's ``project/scale`` (``to``) and the daemon's ``service/scale`` (``replicas``).
+        """
+        target = ev.attributes.get("to", ev.attributes.get("replicas"))
+        service = ev.service or ev.id
+        if not isinstance(target, int) or isinstance(target, bool):
             return {}
-        gone = [s for s in self.states if s[0] == ev.project and s[1] == ev.service and s[2] > target]
-        for slot in gone:
+        return self._drop(lambda slot: slot[0] == ev.project and slot[1] == service and slot[2] > target)
+
+    def _drop(self, gone: Callable[[Slot], bool]) -> dict[Slot, dict[str, Any] | None]:
+        """Forget the replicas ``gone`` selects; they are reported as removed."""
+        slots = [slot for slot in self.states if gone(slot)]
+        for slot in slots:
             del self.states[slot]
-        return {slot: None for slot in gone}
+        return {slot: None for slot in slots}
 
 
 def _fresh(ev: Event) -> dict[str, Any]:

@@ -71,3 +71,17 @@ def test_pause_stop_and_ignored_events():
     assert s.apply(m.network_event(4.0, "p", "p_default", "create")) == {}
     fold(s, [m.unpaused(5.0, r), m.killed(6.0, r, "SIGTERM"), m.died(7.0, r, 0), m.stopped(8.0, r)])
     assert (s.states[("p", "api", 1)]["state"], s.states[("p", "api", 1)]["exit_code"]) == ("stopped", 0)
+
+
+def test_daemon_shaped_events_scale_and_down():
+    """The daemon's own dicts (``service/scale`` with ``replicas``, ``project/down``) fold the same way."""
+    s = ReplicaStates()
+    fold(s, stack.up() + stack.up("lab"))
+    scale = m.Event.from_json({"time": "2026-11-21T15:04:05.000000Z", "type": "service", "action": "scale",
+                               "id": "web", "project": "shop", "service": "web", "number": 0,
+                               "attributes": {"replicas": 1}})
+    assert s.apply(scale) == {("shop", "web", 2): None}
+    down = m.Event.from_json({"time": "2026-11-21T15:04:06.000000Z", "type": "project", "action": "down",
+                              "id": "shop", "project": "shop", "service": "", "number": 0, "attributes": {}})
+    assert set(s.apply(down)) == {("shop", "db", 1), ("shop", "web", 1)}
+    assert s.projects() == {"lab"}
