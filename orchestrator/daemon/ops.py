@@ -130,9 +130,14 @@ class Operations:
         opts = body.get("options") or {}
         services = tuple(opts.get("services") or ())
         self._check_services(project, services)
-        ServiceGraph.from_project(project)  # cycles are refused before anything happens
+        graph = ServiceGraph.from_project(project)  # cycles are refused before anything happens
         old = self.db.get_project(name)
-        stopped = [s for s in (old.stopped if old else []) if services and s not in services]
+        stopped: list[str] = []
+        if services:  # `up svc`: the others stay as they are; those never started are not wanted yet
+            targets = {s for gen in graph.subset(services, with_dependencies=not opts.get("no_deps"))
+                       for s in gen}
+            present = {c.service for c in await self.r.observe(name)}
+            stopped = sorted((set(old.stopped if old else []) | (set(project.services) - present)) - targets)
         rec = ProjectRecord(name, project.to_dict(), body.get("working_dir", ""),
                             list(body.get("config_files") or []), dict(opts.get("scale") or {}), "up", stopped)
         rec.project["name"] = name
