@@ -245,8 +245,11 @@ class Engine:
         cid = self._running(ref)
         env_list = [e if isinstance(e, str) else f"{e[0]}={e[1]}" for e in env]
         msg = {"op": "exec", "argv": list(argv), "env": env_list, "user": user, "workdir": workdir,
-               "tty": tty, "stdin": base64.b64encode(stdin).decode() if stdin is not None else None}
-        reply = self._call(cid, msg, timeout)  # command not found: exit 127, message on stderr
+               "tty": tty, "stdin": base64.b64encode(stdin).decode() if stdin is not None else None,
+               "timeout": timeout}
+        reply = self._call(cid, msg, None if timeout is None else timeout + 30)  # not found: exit 127
+        if reply.get("timed_out"):
+            raise TimeoutError(f"exec {list(argv)!r} in {ref} still running after {timeout}s: killed")
         return ExecResult(reply["exit_code"], base64.b64decode(reply["stdout"]),
                           base64.b64decode(reply["stderr"]))
 

@@ -104,8 +104,12 @@ class ExecJob:
         self._maybe_reply()
 
     def _maybe_reply(self) -> None:
-        if self.status is None or self.out:
+        if self.status is None or (self.out and not self.timed_out):
             return
+        for fd in list(self.out):  # timed out: children may still hold the pipes; stop reading
+            self.collected.append(self.out.pop(fd))
+            self.mon.sel.unregister(fd)
+            os.close(fd)
         streams = dict(self.collected)
         code = os.waitstatus_to_exitcode(self.status)
         self.mon.execs.pop(self.pid, None)
@@ -120,7 +124,7 @@ class ExecJob:
             "exit_code": exit_code,
             "stdout": base64.b64encode(streams.get("stdout", b"")).decode(),
             "stderr": base64.b64encode(streams.get("stderr", b"")).decode(),
-            "setup_error": self.error})
+            "setup_error": self.error, "timed_out": self.timed_out})
 
     def kill(self) -> None:
         """SIGKILL the exec'd process (a probe past its timeout)."""

@@ -37,8 +37,17 @@ def handle(mon: "Monitor", conn: socket.socket, req: dict) -> None:
     elif op == "exec":
         job = ExecJob(mon, conn, req)
         mon.execs[job.pid] = job
+        if req.get("timeout"):
+            mon.add_timer(float(req["timeout"]), _expire, job)
     else:
         mon.reply(conn, {"error": f"unknown op {op!r}"})
+
+
+def _expire(job: ExecJob) -> None:
+    """An exec past its deadline is killed; its reply says so."""
+    if job.status is None:
+        job.timed_out = True
+        job.kill()
 
 
 def send_signal(mon: "Monitor", sig: int, everyone: bool) -> None:

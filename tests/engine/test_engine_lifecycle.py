@@ -361,3 +361,14 @@ def test_log_driver_none_keeps_nothing(eng, busybox_rootfs):
     eng.start(cid)
     assert eng.wait(cid, 10).exit_code == 0
     assert list(eng.logs(cid)) == []
+
+
+def test_exec_timeout_kills_the_command(eng, busybox_rootfs):
+    cid = eng.create(sh(busybox_rootfs, "exec sleep 100"))
+    eng.start(cid)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        eng.exec(cid, ["sh", "-c", "sleep 30; echo never"], timeout=0.3)  # sh's child keeps the pipes
+    assert time.monotonic() - t0 < 5
+    ps = eng.exec(cid, ["ps", "-o", "args"]).stdout.decode()
+    assert "sh -c sleep 30" not in ps
