@@ -131,7 +131,7 @@ class MqttBridge:
         """Flush what is pending (up to ``timeout``), publish ``offline`` and disconnect."""
         if self._sub is not None:
             self._sub.close()
-        consume, loop, *others = self._tasks or [None, None]
+        consume, loop = (self._tasks + [None, None])[:2]
         if consume is not None:
             await asyncio.wait([consume], timeout=timeout)
         self._closing = True

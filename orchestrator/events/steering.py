@@ -91,7 +91,9 @@ def _schema_reason(data: Any) -> str | None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "command"
     if error.validator == "additionalProperties":
-        return f"unexpected field in command: {error.message.split('(')[-1].rstrip(')')}"
+        extra = sorted(set(data) - set(_VALIDATOR.schema["properties"])) if isinstance(data, dict) else []
+        names = ", ".join(repr(k) for k in extra)
+        return f"unexpected field {names}: a command has only id, action, service, replicas"
     if error.validator == "not" and not error.absolute_path:
         action = data.get("action") if isinstance(data, dict) else None
         field = "replicas" if action != "scale" and "replicas" in data else "service"

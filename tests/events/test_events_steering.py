@@ -29,7 +29,7 @@ def test_allowed_commands():
 @pytest.mark.parametrize("body,reason", [
     (b"\xff\xfe", "command is not valid UTF-8 JSON"),
     (b"[1, 2", "command is not valid UTF-8 JSON"),
-    ({"id": "1", "action": "restart", "cmd": ["sh"]}, "unexpected field in command: 'cmd' was unexpected"),
+    ({"id": "1", "action": "restart", "cmd": ["sh"]}, "unexpected field 'cmd': a command has only id, action"),
     ({"id": "1", "action": "exec"}, "action: 'exec' is not one of"),
     ({"id": "1"}, "'action' is a required property"),
     ({"action": "restart"}, "'id' is a required property"),
