@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from engine.container import files, validate
@@ -14,6 +15,8 @@ from engine.runtime.cgroupfs import host_hierarchies
 from engine.runtime.devices import describe_host_device
 from engine.spec import ContainerSpec
 from engine.state import ContainerPaths, now_rfc3339, parse_rfc3339, write_json_atomic
+
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 __all__ = ["create", "write_plan", "release_cgroup", "cgroup_stats", "since_seconds", "signal_number",
            "resolve_rootfs"]
@@ -38,8 +41,10 @@ def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict, list | None]:
 
 
 def _validate(root: str, spec: ContainerSpec, names: set) -> tuple[list[str], dict, list | None, list[dict]]:
-    if not spec.name or "/" in spec.name:
-        raise InvalidSpec(f"invalid container name {spec.name!r}")
+    if not _NAME.fullmatch(spec.name or ""):
+        raise InvalidSpec(f"Invalid container name ({spec.name!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    if spec.working_dir and not spec.working_dir.startswith("/"):
+        raise InvalidSpec(f"the working directory {spec.working_dir!r} is invalid, it needs to be an absolute path")
     if spec.name in names:
         raise NameInUse(f'Conflict. The container name "{spec.name}" is already in use')
     lower, image, short = resolve_rootfs(root, spec.rootfs)

@@ -36,11 +36,14 @@ def _leftovers(eng: Engine) -> list[str]:
      "/dev/nonexistent-dev"),
     ({"security": SecuritySpec(sysctls=(("kernel.panic", "1"),))}, InvalidSpec, "not namespaced"),
     ({"mounts": (MountSpec(type="bind", source="/tmp", target="relative"),)}, InvalidSpec, "absolute"),
+    ({"working_dir": "relative/dir"}, InvalidSpec, "absolute path"),
+    ({"name": "bad name/with slash"}, InvalidSpec, "Invalid container name"),
 ])
 def test_bad_spec_is_refused_before_anything_is_made(eng, busybox_rootfs, kw, error, message):
     kw.setdefault("rootfs", busybox_rootfs)
+    kw.setdefault("name", "bad")
     with pytest.raises(error, match=message):
-        eng.create(ContainerSpec(name="bad", command=("true",), **kw))
+        eng.create(ContainerSpec(command=("true",), **kw))
     assert _leftovers(eng) == []
 
 
