@@ -42,9 +42,11 @@ def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict, list | None]:
 
 def _validate(root: str, spec: ContainerSpec, names: set) -> tuple[list[str], dict, list | None, list[dict]]:
     if not _NAME.fullmatch(spec.name or ""):
-        raise InvalidSpec(f"Invalid container name ({spec.name!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        raise InvalidSpec(f"Invalid container name ({spec.name!r}), "
+                          "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     if spec.working_dir and not spec.working_dir.startswith("/"):
-        raise InvalidSpec(f"the working directory {spec.working_dir!r} is invalid, it needs to be an absolute path")
+        raise InvalidSpec(f"the working directory {spec.working_dir!r} is invalid, "
+                          "it needs to be an absolute path")
     if spec.name in names:
         raise NameInUse(f'Conflict. The container name "{spec.name}" is already in use')
     lower, image, short = resolve_rootfs(root, spec.rootfs)
