@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from typing import Any
 
@@ -36,8 +37,13 @@ def _convert(tp: Any, value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(spec_mod))
+
+
 def _build(cls: type, data: dict) -> Any:
-    hints = typing.get_type_hints(cls, vars(spec_mod))
+    hints = _hints(cls)
     kwargs = {f.name: _convert(hints[f.name], data[f.name])
               for f in dataclasses.fields(cls) if f.name in data}
     return cls(**kwargs)
