@@ -122,3 +122,185 @@ def test_webapp_postgres_env_file_secrets_and_order():
     assert services["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "pg_isready" in services["db"]["healthcheck"]["test"][1]
     assert services["migrate"]["image"] == services["app"]["image"]
+
+
+# --- end to end: build and run the Debian-based examples (SHOAL_SLOW_TESTS=1) -------------------
+
+slow = pytest.mark.skipif(os.environ.get("SHOAL_SLOW_TESTS") != "1",
+                          reason="builds Debian images with apt and runs them (minutes): set SHOAL_SLOW_TESTS=1")
+PREDICT_BODY = {"tenure_months": 3, "monthly_charges": 95.5, "support_calls": 4, "paperless_billing": 1,
+                "contract": "month-to-month"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: object = None, timeout: float = 5) -> tuple[int, object]:
+    """(status, decoded JSON or text) of one request; connection errors raise OSError."""
+    import urllib.error
+    import urllib.request
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read().decode()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw
+
+
+def eventually(check, timeout: float, what: str, interval: float = 0.5):
+    """Call ``check`` until it returns something truthy without raising; fail naming ``what``."""
+    import time
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except (OSError, AssertionError, ValueError) as exc:
+            last = exc
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})")
+
+
+class Stack:
+    """One example under a private project name, driven through the CLI like a user would."""
+
+    def __init__(self, example: str, env: dict[str, str]) -> None:
+        import secrets
+        self.dir, self.env = EXAMPLES / example, env
+        self.project = f"t{secrets.token_hex(3)}-{example}"
+        self.timings: dict[str, float] = {}
+
+    def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        return shoal("-p", self.project, *args, cwd=self.dir, env=self.env, timeout=timeout, check=check)
+
+    def timed(self, label: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        import time
+        started = time.monotonic()
+        proc = self.run(*args, timeout=timeout)
+        self.timings[label] = round(time.monotonic() - started, 1)
+        return proc
+
+    def ps(self) -> list[dict]:
+        """`shoal ps -a --format json` rows (JSON lines or one array, as Compose versions print)."""
+        out = self.run("ps", "-a", "--format", "json").stdout.strip()
+        if out.startswith("["):
+            return json.loads(out)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def replicas(self, service: str, healthy: bool = True) -> list[dict]:
+        rows = [r for r in self.ps() if r["Service"] == service and r["State"] == "running"]
+        return [r for r in rows if not healthy or r.get("Health") == "healthy"]
+
+    def exit_code(self, service: str) -> int | None:
+        rows = [r for r in self.ps() if r["Service"] == service and r["State"] == "exited"]
+        return rows[0]["ExitCode"] if rows else None
+
+    def teardown(self) -> None:
+        """``down -v --rmi local``, then untag the images built under this project's name."""
+        self.timed("down -v", "down", "-v", "--rmi", "local", "-t", "5")
+        assert self.ps() == [], "down left containers behind"
+        for name, svc in config(self.dir.name)["services"].items():
+            if svc.get("build") and not svc.get("image"):
+                shoal("image", "rm", f"{self.project}-{name}", cwd=REPO, check=False)
+
+
+@pytest.fixture(scope="module")
+def debian_base():
+    """debian:bookworm-slim in the store, bootstrapped from the Debian mirror when missing."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if shoal("image", "inspect", "debian:bookworm-slim", cwd=REPO, check=False).returncode != 0:
+        shoal("image", "bootstrap", "debian:bookworm", cwd=REPO, timeout=900)
+
+
+def _top_pids(stack: Stack, service: str, needle: str) -> dict[str, int]:
+    """Container name -> host PID of its process whose command contains ``needle`` (from `shoal top`)."""
+    pids, current = {}, None
+    for line in stack.run("top", service).stdout.splitlines():
+        words = line.split()
+        if len(words) == 1 and words[0].startswith(stack.project):
+            current = words[0]
+        elif current and needle in line and "docker-init" not in line and words[1].isdigit():
+            pids.setdefault(current, int(words[1]))
+    return pids
+
+
+@slow
+@pytest.mark.root
+@pytest.mark.slow
+def test_ml_serving_end_to_end(debian_base, capsys):
+    api_port, web_port = free_port(), free_port()
+    stack = Stack("ml-serving", {"API_PORT": str(api_port), "WEB_PORT": str(web_port)})
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        stack.timed("build", "build")
+        stack.timed("up", "up", "-d")
+        assert eventually(lambda: stack.exit_code("train") == 0, 120, "train to exit 0")
+        eventually(lambda: len(stack.replicas("model-api")) == 3, 120, "3 healthy model-api replicas")
+        assert "test accuracy" in stack.run("logs", "train").stdout
+        answers = [eventually(lambda: http("POST", api + "/predict", PREDICT_BODY)[1], 30, "a prediction")
+                   for _ in range(12)]
+        assert all(a["churn_probability"] > 0.8 and a["will_churn"] for a in answers), answers[0]
+        assert len({a["replica"] for a in answers}) >= 2, "one published port should reach several replicas"
+        assert any(a["cached"] for a in answers[1:]), "identical requests should hit the redis cache"
+        status, page = http("GET", f"http://127.0.0.1:{web_port}/")
+        assert status == 200 and "Will this customer churn?" in page
+        status, via_web = http("POST", f"http://127.0.0.1:{web_port}/api/predict", PREDICT_BODY)
+        assert status == 200 and via_web["churn_probability"] == answers[0]["churn_probability"]
+        status, bad = http("POST", api + "/predict", {"tenure_months": -1})
+        assert status == 400 and "tenure_months" in bad["error"]
+
+        victim, pid = sorted(_top_pids(stack, "model-api", "serve.py").items())[0]
+        os.kill(pid, 9)
+        eventually(lambda: _top_pids(stack, "model-api", "serve.py").get(victim) not in (None, pid)
+                   and len(stack.replicas("model-api")) == 3, 60, f"{victim} to come back healthy")
+
+        stack.timed("scale to 5", "up", "-d", "--scale", "model-api=5")
+        eventually(lambda: len(stack.replicas("model-api")) == 5, 120, "5 healthy model-api replicas")
+        stack.timed("rebuild, nothing changed", "build")
+    finally:
+        stack.teardown()
+        with capsys.disabled():
+            print(f"\nml-serving timings (s): {stack.timings}")
+
+
+@slow
+@pytest.mark.root
+@pytest.mark.slow
+def test_webapp_postgres_end_to_end(debian_base, capsys):
+    port = free_port()
+    stack = Stack("webapp-postgres", {"APP_PORT": str(port), "APP_TITLE": "E2E notes"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        stack.timed("build", "build")
+        stack.timed("up", "up", "-d")
+        eventually(lambda: stack.replicas("app"), 180, "a healthy app")
+        assert stack.exit_code("migrate") == 0
+        assert "3 applied, 0 already up to date" in stack.run("logs", "migrate").stdout
+        status, note = http("POST", base + "/api/notes", {"body": "survives a restart", "author": "e2e"})
+        assert status == 201 and note["author"] == "e2e"
+        status, page = http("GET", base + "/")
+        assert status == 200 and "E2E notes" in page and "survives a restart" in page
+        assert http("POST", base + "/api/notes", {"body": ""})[0] == 400
+
+        stack.timed("down (keep volume)", "down", "-t", "5")
+        stack.timed("up again", "up", "-d")
+        eventually(lambda: stack.replicas("app"), 180, "a healthy app after down/up")
+        assert "0 applied, 3 already up to date" in stack.run("logs", "migrate").stdout
+        notes = http("GET", base + "/api/notes")[1]
+        assert "survives a restart" in [n["body"] for n in notes], "the dbdata volume should keep the notes"
+    finally:
+        stack.teardown()
+        with capsys.disabled():
+            print(f"\nwebapp-postgres timings (s): {stack.timings}")
