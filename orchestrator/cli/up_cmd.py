@@ -96,8 +96,9 @@ class Attacher:
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
         rows = self._rows()
+        self.names = sorted(display_name(_entry(r), name) for r in rows)
         self.printer = LogPrinter(
-            [display_name(_entry(r), name) for r in rows],
+            self.names,
             color=use_color(args.no_color, sys.stdout), prefix=not args.no_log_prefix,
             timestamps=getattr(args, "timestamps", False), project=name)
 
@@ -127,6 +128,7 @@ class Attacher:
         """The event loop: print logs, react to exits and Ctrl-C; returns compose's exit code."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self.printer.write(f"Attaching to {', '.join(self.names)}")
             self._start_pumps()
             return self._loop()
         finally:

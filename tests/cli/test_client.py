@@ -106,3 +106,17 @@ def test_cli_without_daemon_exits_1_with_one_line(shoal, fake):
     r = shoal("ps")
     assert r.returncode == 1
     assert len(r.stderr.strip().splitlines()) == 1 and "cannot connect" in r.stderr
+
+
+def test_errors_are_the_class_main_catches_even_when_main_runs_as_dunder_main(monkeypatch):
+    import types
+    fake_main = types.ModuleType("__main__")
+
+    class MainShoalError(Exception):
+        pass
+    fake_main.ShoalError = MainShoalError
+    fake_main.COMMAND_MODULES = ()
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    assert type(client_mod.error("x")) is MainShoalError
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    assert type(client_mod.error("x")) is ShoalError

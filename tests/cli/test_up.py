@@ -78,6 +78,7 @@ def test_attached_up_prints_prefixed_logs_and_exits_when_all_stopped(cli, fake):
     r = cli("up", "--no-color")
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
+    assert out[0] == "Attaching to db-1, web-1"
     assert "db-1   | db ready" in out and "web-1  | serving" in out
     assert out[-2:] == ["web-1 exited with code 0", "db-1 exited with code 0"]
     assert "code 9" not in r.stdout  # history before this `up` is not replayed
@@ -131,6 +132,7 @@ def _start_attached(fake, project, tmp_path):
     proc = subprocess.Popen(launcher_argv("-f", str(project), "--progress", "plain", "up"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=cli_env(fake.run_dir, str(tmp_path / "root"), SHOAL_NO_AUTOSTART="1"))
+    assert proc.stdout.readline().strip() == "Attaching to db-1, web-1, web-2"
     assert proc.stdout.readline().strip() == "web-1  | serving"
     return proc
 
