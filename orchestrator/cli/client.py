@@ -123,6 +123,8 @@ class Client:
             ok = conn.getresponse().status == 200
             conn.close()
             return ok
+        except PermissionError:
+            raise error(f"permission denied on {self.path}: the shoal daemon's socket is root-only") from None
         except OSError:
             return False
 

@@ -120,3 +120,14 @@ def test_errors_are_the_class_main_catches_even_when_main_runs_as_dunder_main(mo
     assert type(client_mod.error("x")) is MainShoalError
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     assert type(client_mod.error("x")) is ShoalError
+
+
+def test_permission_denied_on_the_socket_is_reported_not_autostarted(tmp_path, monkeypatch):
+    monkeypatch.delenv("SHOAL_NO_AUTOSTART", raising=False)
+    monkeypatch.setattr(client_mod.subprocess, "Popen", lambda *a, **k: pytest.fail("must not start"))
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(client_mod._UnixConnection, "connect", refuse)
+    with pytest.raises(ShoalError, match="permission denied on .*root-only"):
+        Client(str(tmp_path / "shoald.sock")).call("GET", "/version")
