@@ -238,3 +238,35 @@ def test_run_rm_passes_exit_code_and_leaves_nothing(env, tmp_path):
     assert r.stdout == "bye\n"
     assert "tool-run-" not in env.shoal("ps", "-a", cwd=cwd).stdout
     assert r.returncode == 7
+
+
+def test_ctrl_c_on_attached_up_stops_gracefully_and_keeps_containers(env, tmp_path):
+    proj = tmp_path / "long"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(
+        "name: long\nservices:\n  s:\n    image: busybox:latest\n"
+        "    command: [sh, -c, 'trap \"echo got term; exit 0\" TERM; echo up; while true; do sleep 0.1; done']\n")
+    env.start_daemon()
+    env.wait_ready()
+    env.projects.append(str(proj))
+    proc = subprocess.Popen(launcher_argv("--progress", "plain", "up", "--no-color"), cwd=str(proj),
+                            env=dict(env.env, SHOAL_NO_AUTOSTART="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while line.strip() != "s-1  | up" and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    lines = out.splitlines()
+    assert lines[0] == "Gracefully stopping... (press Ctrl+C again to force)"
+    assert "s-1  | got term" in lines and lines[-1] == "s-1 exited with code 0"
+    rows = [json.loads(r) for r in env.shoal("ps", "-a", "--format", "json", cwd=str(proj)).stdout.splitlines()]
+    assert [(r["Name"], r["State"]) for r in rows] == [("long-s-1", "exited")]
