@@ -14,10 +14,11 @@ from orchestrator.events.history import EventHistory, record
 from orchestrator.events.model import Event, Replica, iso_time, parse_time
 from orchestrator.events.state import ReplicaStates
 from orchestrator.events.steering import SteeringCommand, SteeringPolicy
+from orchestrator.events.wiring import publish_dict, start_mqtt
 
 __all__ = ["Event", "Replica", "iso_time", "parse_time", "EventBus", "EventFilter", "Subscription",
            "EventHistory", "record", "ReplicaStates", "MqttConfig", "TlsFiles", "load_config", "parse_url",
-           "SteeringCommand", "SteeringPolicy", "MqttBridge"]
+           "SteeringCommand", "SteeringPolicy", "MqttBridge", "publish_dict", "start_mqtt"]
 
 
 def __getattr__(name: str):  # aiomqtt is imported only by those who use the bridge

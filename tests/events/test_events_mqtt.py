@@ -352,3 +352,28 @@ def test_frozen_broker_does_not_block_and_catches_up_when_it_thaws(broker):
     assert publishing < 0.5
     web1 = states[state_topic("web", 1)]
     assert (web1["state"], web1["restart_count"]) == ("running", 1)
+
+
+def test_daemon_wiring_from_environment(broker, tmp_path):
+    from orchestrator.events.wiring import publish_dict, start_mqtt
+
+    async def main():
+        bus = EventBus()
+        env = {"SHOAL_ROOT": str(tmp_path), "SHOAL_MQTT_URL": broker.url}
+        (tmp_path / "daemon.json").write_text(json.dumps({"mqtt": {"url": "mqtt://ignored:1", "prefix": PREFIX}}))
+        assert await start_mqtt(bus, None, {"SHOAL_ROOT": str(tmp_path / "none")}) is None
+        bridge = await start_mqtt(bus, None, env, seed=stack.up())
+        await asyncio.wait_for(bridge.connected.wait(), 5)
+        publish_dict(bus, {"time": "2026-11-21T15:04:05.000000Z", "type": "container", "action": "die",
+                           "id": "x", "project": "shop", "service": "web", "number": 2,
+                           "attributes": {"name": "shop-web-2", "exitCode": 3, "oomKilled": True}})
+        publish_dict(bus, {"type": "container"})          # malformed: logged, not published
+        assert await bridge.flush(5)
+        states = await states_seen_by_late_joiner(broker.port)
+        await bridge.stop()
+        return states
+
+    states = run(main())
+    web2 = states[state_topic("web", 2)]
+    assert (web2["state"], web2["exit_code"], web2["oom_killed"], web2["id"]) == ("exited", 3, True, "x")
+    assert len(states) == 3
