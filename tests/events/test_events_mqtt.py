@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -377,3 +378,32 @@ def test_daemon_wiring_from_environment(broker, tmp_path):
     web2 = states[state_topic("web", 2)]
     assert (web2["state"], web2["exit_code"], web2["oom_killed"], web2["id"]) == ("exited", 3, True, "x")
     assert len(states) == 3
+
+
+def test_operator_watches_two_devices_with_mosquitto_sub(broker):
+    mosquitto_sub = shutil.which("mosquitto_sub")
+    if mosquitto_sub is None:
+        pytest.skip("needs mosquitto_sub (apt-get install mosquitto-clients)")
+
+    async def main():
+        bridges = []
+        for device, project in (("shoal/kiosk-1", "shop"), ("shoal/kiosk-2", "lab")):
+            bus = EventBus()
+            b = MqttBridge(bus, broker.url, prefix=device, **FAST)
+            await b.start()
+            await asyncio.wait_for(b.connected.wait(), 5)
+            await feed(bus, b, stack.up(project))
+            bridges.append(b)
+        await bridges[1].stop()                  # kiosk-2 shuts down cleanly
+        sub = await asyncio.create_subprocess_exec(
+            mosquitto_sub, "-h", "127.0.0.1", "-p", str(broker.port), "-v", "-t", "shoal/#", "-W", "1",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, _ = await sub.communicate()
+        await bridges[0].stop()
+        return out.decode()
+
+    lines = dict(line.split(" ", 1) for line in run(main()).splitlines())
+    assert lines["shoal/kiosk-1/status"] == "online" and lines["shoal/kiosk-2/status"] == "offline"
+    assert json.loads(lines["shoal/kiosk-1/shop/db/1/state"])["health"] == "healthy"
+    assert json.loads(lines["shoal/kiosk-2/lab/web/2/state"])["state"] == "running"
+    assert len([t for t in lines if t.endswith("/state")]) == 6
