@@ -137,8 +137,12 @@ class Reconciler:
 
     # -- observing ---------------------------------------------------------------------------
     async def observe(self, project: str, infos: Sequence[ContainerInfo] | None = None,
-                      oneoff: bool = False) -> list[ObservedContainer]:
-        """The project's containers as the planner sees them; starts/stops probes on the way."""
+                      oneoff: bool = False, repair: bool = False) -> list[ObservedContainer]:
+        """The project's containers as the planner sees them; starts/stops probes on the way.
+
+        ``repair`` (only under the project's lock) removes containers whose start was cut short;
+        otherwise they are left out, as the next pass will replace them.
+        """
         if infos is None:
             infos = await asyncio.to_thread(self.engine.list)
         slots = self.db.slots(project)
@@ -149,8 +153,9 @@ class Reconciler:
             slot = slots.get(info.name)
             count = slot.restart.restart_count if slot else 0
             if interrupted_start(info):  # removed, so the plan creates the slot again
-                log.warning("removing %s: its monitor died before recording an exit", info.name)
-                await asyncio.to_thread(self.engine.remove, info.id, True)
+                if repair:
+                    log.warning("removing %s: its monitor died before recording an exit", info.name)
+                    await asyncio.to_thread(self.engine.remove, info.id, True)
                 continue
             c = from_engine(info, restart_count=count, restarting=info.name in self.pending)
             check = info.spec.healthcheck if info.spec is not None else None
@@ -187,7 +192,7 @@ class Reconciler:
                 desired = Desired(Project.from_dict(rec.project), scale=rec.scale)
                 if rec.stopped:
                     keep = _not_stopped(set(rec.stopped))
-            observed = await self.observe(name)
+            observed = await self.observe(name, repair=True)
             actions = plan(desired, observed, self.clock.time(), self.plan_state(name))
             # expectations: a slot with an action in flight (a delayed restart) is not acted on twice,
             # not even by a create after its old container was removed

@@ -77,7 +77,14 @@ class Networking:
         """The spec joined to a fresh netns file when it has networks of its own."""
         if not spec.networks or spec.namespaces.network != "private":
             return spec, None
-        path = self.nm.create_netns(self.netns_path(spec.name))
+        path = self.netns_path(spec.name)
+        try:
+            self.nm.create_netns(path)
+        except FileExistsError:  # a plain file left by a daemon killed mid-create: make it again
+            self.nm.remove_netns(path)
+            if os.path.lexists(path):
+                os.unlink(path)
+            self.nm.create_netns(path)
         ns = dataclasses.replace(spec.namespaces, network=path)
         return dataclasses.replace(spec, namespaces=ns, dns=spec.dns or (DNS_IP,)), path
 
