@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import socket
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -73,7 +74,8 @@ class MqttBridge:
         self.prefix = cfg.prefix
         self.known_projects = known_projects or self._seen_projects
         self.queue_size, self.keepalive, self.timeout, self.backoff = queue_size, keepalive, timeout, backoff
-        self.identifier = identifier or f"shoal-{socket.gethostname()}-{os.getpid()}"
+        # unique per bridge (two bridges with one id would keep kicking each other off), stable across reconnects
+        self.identifier = identifier or f"shoal-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.clock = clock or SystemClock()
         self.clear_stale = clear_stale
         self.states = ReplicaStates()

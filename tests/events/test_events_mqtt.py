@@ -400,6 +400,7 @@ def test_operator_watches_two_devices_with_mosquitto_sub(broker):
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, _ = await sub.communicate()
         await bridges[0].stop()
+        assert [b.connects for b in bridges] == [1, 1]      # distinct client ids: nobody kicked off
         return out.decode()
 
     lines = dict(line.split(" ", 1) for line in run(main()).splitlines())
