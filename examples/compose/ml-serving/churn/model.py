@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-__all__ = ["FEATURES", "CONTRACTS", "FeatureError", "Model", "generate", "encode", "train", "accuracy"]
+__all__ = ["FEATURES", "CONTRACTS", "COLUMNS", "FeatureError", "Model", "generate", "encode", "train", "accuracy"]
 
 # The inputs a caller sends to POST /predict, with the range each must lie in.
 FEATURES: dict[str, tuple[float, float]] = {

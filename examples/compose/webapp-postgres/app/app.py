@@ -63,7 +63,7 @@ class Notes:
         self._pool = None
         self._lock = threading.Lock()
 
-    def _pool_(self):
+    def _get_pool(self):
         with self._lock:
             if self._pool is None:
                 from psycopg2.pool import ThreadedConnectionPool
@@ -73,7 +73,7 @@ class Notes:
 
     def run(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
         """Execute one statement in its own transaction; its rows as dicts."""
-        pool = self._pool_()
+        pool = self._get_pool()
         conn = pool.getconn()
         broken = False
         try:
