@@ -104,7 +104,7 @@ class Engine:
         os.makedirs(paths.run_dir, mode=0o700, exist_ok=True)
         handshake = self._spawn_monitor(paths)
         if not handshake.get("ok"):
-            _wait_gone(int(handshake.get("monitor_pid") or 0), 5.0)  # nothing left when we raise
+            _wait_gone(handshake.get("monitor_pid"), handshake.get("monitor_start"), 5.0)  # leave nothing
             msg = handshake.get("message", "container setup failed")
             if handshake.get("kind") == "not_found":
                 raise CommandNotFound(msg)
@@ -265,8 +265,10 @@ class Engine:
             except MonitorUnavailable:
                 pass
             self.wait(cid, timeout=30)
-        lifecycle.release_cgroup(cid)
         paths = self._paths(cid)
+        st = read_json(paths.state)
+        _wait_gone(st.get("monitor_pid"), st.get("monitor_start"), 5.0)
+        lifecycle.release_cgroup(cid)
         shutil.rmtree(paths.run_dir, ignore_errors=True)
         shutil.rmtree(paths.state_dir, ignore_errors=True)
 
@@ -318,10 +320,16 @@ class Engine:
                 yield LogLine(line.stream, line.message, line.time, timestamps)
 
 
-def _wait_gone(pid: int, timeout: float) -> None:
-    """Wait (bounded) until process ``pid`` has exited."""
+def _wait_gone(pid: int | None, started: int | None, timeout: float) -> None:
+    """Wait (bounded) until the monitor ``pid`` that started at ``started`` ticks has exited."""
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid and _alive(pid) and time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if started is not None and int(f.read().rsplit(b") ", 1)[1].split()[19]) != started:
+                    return  # the pid now belongs to another process
+        except (OSError, ValueError, IndexError):
+            return
         time.sleep(0.005)
 
 

@@ -109,7 +109,8 @@ class Monitor:
             return {"ok": False, **err}
         if self.plan.get("init_path"):
             self._wait_app_exec()
-        self.save(state="running", pid=self.pid1, monitor_pid=os.getpid(), started_at=now_rfc3339(),
+        self.save(state="running", pid=self.pid1, monitor_pid=os.getpid(),
+                  monitor_start=start_time(os.getpid()), started_at=now_rfc3339(),
                   finished_at="", exit_code=0, signal=0, oom_killed=False, error="",
                   health=HealthProbe.initial() if self.plan.get("healthcheck") else None)
         return {"ok": True, "pid": self.pid1}
@@ -311,8 +312,7 @@ class Monitor:
             remove_cgroup(self.cgroup)
         self.log.close()
         self.save(state="exited", pid=0, exit_code=128 + sig if sig else code, signal=sig,
-                  oom_killed=oom, finished_at=now_rfc3339(), error=error,
-                  monitor_pid=0)
+                  oom_killed=oom, finished_at=now_rfc3339(), error=error)
         self.exited = True
         for job in list(self.execs.values()):
             job.abort()
@@ -325,6 +325,12 @@ class Monitor:
                 os.unlink(self.paths.socket)
             except FileNotFoundError:
                 pass
+
+
+def start_time(pid: int) -> int:
+    """The kernel's start time of ``pid`` (clock ticks since boot): tells a reused pid apart."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b") ", 1)[1].split()[19])
 
 
 def remove_cgroup(cgroup) -> None:
@@ -356,7 +362,7 @@ def main(args: list[str]) -> None:
             mon.listener.close()
             os.unlink(mon.paths.socket)
         mon.save(state="exited", pid=0, exit_code=125, error=str(exc), finished_at=now_rfc3339())
-    handshake["monitor_pid"] = os.getpid()
+    handshake["monitor_pid"], handshake["monitor_start"] = os.getpid(), start_time(os.getpid())
     os.write(1, encode(handshake))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
