@@ -95,8 +95,9 @@ class Attacher:
         self.polled = time.monotonic()
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
-        rows = self._rows()
-        self.names = sorted(display_name(_entry(r), name) for r in rows)
+        self.rows = self._rows()
+        self.followed: dict[str, str] = {}  # container id -> "" while followed, else when it ended
+        self.names = sorted(display_name(_entry(r), name) for r in self.rows)
         self.printer = LogPrinter(
             self.names,
             color=use_color(args.no_color, sys.stdout), prefix=not args.no_log_prefix,
@@ -115,11 +116,30 @@ class Attacher:
             self.queue.put(("error", str(exc)))
 
     def _start_pumps(self) -> None:
-        logs_q = {"services": self.services, "follow": True, "since": self.since}
+        for row in self.rows:
+            self._follow(str(row.get("ID")), row.get("Service"), container_number(row),
+                         str(row.get("Name")), self.since)
         events_q = {"project": self.name, "follow": True, "since": self.since}
-        for args in (("log", "GET", f"/projects/{self.name}/logs", logs_q),
-                     ("event", "GET", "/events", events_q)):
-            threading.Thread(target=self._pump, args=args, daemon=True).start()
+        threading.Thread(target=self._pump, args=("event", "GET", "/events", events_q), daemon=True).start()
+
+    def _follow(self, cid: str, service: Any, number: Any, cname: str, since: str) -> None:
+        """Follow one container's logs in a thread (again after a restart, or for a new replica)."""
+        ended = self.followed.get(cid)
+        if ended is not None and (ended == "" or since <= ended):
+            return  # still followed, or this start was before the last stream ended
+
+        def pump() -> None:
+            try:
+                for item in self.client.stream("GET", f"/containers/{cid}/logs",
+                                               query={"follow": True, "since": since}):
+                    if "line" in item:
+                        self.queue.put(("log", dict(item, service=service, number=number, container=cname)))
+            except Exception:  # noqa: BLE001 - a removed container ends its stream
+                pass
+            finally:
+                self.followed[cid] = now_rfc3339()
+        self.followed[cid] = ""
+        threading.Thread(target=pump, daemon=True).start()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.interrupts += 1
@@ -184,9 +204,15 @@ class Attacher:
 
     def _on_event(self, ev: dict) -> int | None:
         """A `die` event: print the exit line, then decide whether `up` ends (and with which code)."""
-        if ev.get("type", "container") != "container" or ev.get("action") != "die":
+        if ev.get("type", "container") != "container" or ev.get("service") not in self.services:
             return None
-        if str(ev.get("time", "")) < self.since or ev.get("service") not in self.services:
+        if str(ev.get("time", "")) < self.since:
+            return None
+        if ev.get("action") == "start":
+            name = str((ev.get("attributes") or {}).get("name") or display_name(ev, self.name))
+            self._follow(str(ev.get("id")), ev.get("service"), ev.get("number"), name, str(ev["time"]))
+            return None
+        if ev.get("action") != "die":
             return None
         keys = {str(ev.get("id", "")), str((ev.get("attributes") or {}).get("name", ""))} - {""}
         if keys & self.announced:

@@ -195,7 +195,9 @@ class FakeDaemon:
         if verb == "exec":
             return await self._json(writer, self.exec_answer)
         if verb == "logs":
-            return await self._ndjson(writer, self.logs)
+            names = {r["Name"] for rows in self.containers.values() for r in rows if r["ID"] == cid} or {cid}
+            lines = [e for e in self.logs if e.get("container") in names or "container" not in e]
+            return await self._ndjson(writer, lines, hold=req.query.get("follow") == "1" and self.hold_streams)
         await self._json(writer, {"message": f"no route {req.path}"}, 404)
 
     async def _echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -86,6 +86,19 @@ def test_attached_up_prints_prefixed_logs_and_exits_when_all_stopped(cli, fake):
     assert q["project"] == "demo" and q["follow"] == "1" and q["since"]
 
 
+def test_containers_started_later_are_followed_too(cli, fake):
+    fake.containers["demo"] = [container("demo", "web", 1, state="exited")]
+    fake.logs = [log("web", 1, "first"), log("web", 3, "new replica")]
+    start = {"time": LATER, "type": "container", "action": "start", "id": "demo-web-3", "project": "demo",
+             "service": "web", "number": 3, "attributes": {"name": "demo-web-3"}}
+    fake.events = [start, die("web", 3, 0)]
+    r = cli("up", "--no-color", "web")
+    out = r.stdout.splitlines()
+    assert "web-1  | first" in out and "web-3  | new replica" in out
+    assert out.count("web-3  | new replica") == 1
+    assert fake.calls("GET", "/containers/demo-web-3/logs")[-1].query["since"] == LATER
+
+
 def test_exit_code_from_aborts_and_returns_that_services_code(cli, fake):
     fake.events = [die("web", 1, 3)]
     r = cli("up", "--exit-code-from", "web")
