@@ -79,7 +79,8 @@ class Engine:
         """State from the file; a running state whose monitor is gone reads as exited."""
         paths = self._paths(cid)
         st = read_json(paths.state)
-        if st.get("state") in ("running", "paused") and not _alive(st.get("monitor_pid", 0)):
+        if st.get("state") in ("running", "paused") and not _same_process(st.get("monitor_pid"),
+                                                                         st.get("monitor_start")):
             st = read_json(paths.state)  # the monitor may have just finished writing
             if st.get("state") in ("running", "paused"):
                 st.update(state="exited", exit_code=255, error="monitor died", pid=0)
@@ -323,14 +324,19 @@ class Engine:
 def _wait_gone(pid: int | None, started: int | None, timeout: float) -> None:
     """Wait (bounded) until the monitor ``pid`` that started at ``started`` ticks has exited."""
     deadline = time.monotonic() + timeout
-    while pid and _alive(pid) and time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                if started is not None and int(f.read().rsplit(b") ", 1)[1].split()[19]) != started:
-                    return  # the pid now belongs to another process
-        except (OSError, ValueError, IndexError):
-            return
+    while _same_process(pid, started) and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def _same_process(pid: int | None, started: int | None) -> bool:
+    """True while ``pid`` is alive and is still the process that started at ``started``."""
+    if not pid or not _alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return started is None or int(f.read().rsplit(b") ", 1)[1].split()[19]) == started
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def _alive(pid: int) -> bool:
