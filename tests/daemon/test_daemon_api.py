@@ -218,13 +218,17 @@ def test_stop_start_and_restart_policy_respects_manual_stop(daemon, tmp_path):
 
 
 def _http_get(port: int) -> str:
+    """The body served on the published port, "" when the attempt failed (retried by wait_for)."""
     import socket
-    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-        data = b""
-        while chunk := s.recv(4096):
-            data += chunk
-    return data.decode(errors="replace")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+    except OSError:
+        return ""
+    return data.decode(errors="replace").split("\r\n\r\n", 1)[-1].strip()
 
 
 def test_services_reach_each_other_by_name_and_published_port_serves_replicas(daemon, tmp_path):
@@ -251,9 +255,8 @@ def test_services_reach_each_other_by_name_and_published_port_serves_replicas(da
         return out if out["exit_code"] == 0 else None
     out = wait_for(fetched, 10, 0.2, "the client reaching web by name")
     assert out["stdout"].strip()
-    hosts = {wait_for(lambda: _http_get(port), 10, 0.2, "published port").split("\r\n\r\n", 1)[1].strip()
-             for _ in range(12)}
-    assert len(hosts) >= 1 and all(hosts)
+    hosts = {wait_for(lambda: _http_get(port), 10, 0.2, "published port") for _ in range(12)}
+    assert 1 <= len(hosts) <= 2
     assert daemon.client.op("nw", "down", {"timeout": 1})["ok"]
     from engine.network import NetworkManager
     nm = NetworkManager(daemon.root, daemon.run_dir)
