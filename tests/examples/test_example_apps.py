@@ -259,3 +259,17 @@ def test_db_password_is_read_from_the_secret_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DB_NAME", "notes")
     args = db.connect_args()
     assert args["password"] == "s3cret" and args["dbname"] == "notes" and args["host"] == "db"
+
+
+def test_web_proxy_takes_the_api_replicas_in_turn(monkeypatch):
+    web = _load(ML / "web" / "server.py", "ex_web_server")
+    answers = [(2, 1, 6, "", (ip, 8000)) for ip in ("10.0.0.7", "10.0.0.5", "10.0.0.6", "10.0.0.5")]
+    monkeypatch.setattr(web.socket, "getaddrinfo", lambda *a, **k: answers)
+    rr = web.RoundRobin("http://model-api:8000")
+    assert [rr.next_base() for _ in range(4)] == [
+        "http://10.0.0.5:8000", "http://10.0.0.6:8000", "http://10.0.0.7:8000", "http://10.0.0.5:8000"]
+
+    def unresolvable(*_a, **_k):
+        raise OSError("no such host")
+    monkeypatch.setattr(web.socket, "getaddrinfo", unresolvable)
+    assert rr.next_base() == "http://model-api:8000"
