@@ -103,7 +103,8 @@ class Operations:
             if loop.time() > deadline:
                 progress.errors.append(f"timed out after {timeout:g}s waiting for the project to converge")
                 return
-            await self.r.wait_change(0.5)
+            if not any(isinstance(a, ENGINE_ACTIONS) for a in busy):
+                await self.r.wait_change(0.5)  # only waiting: for a health change or an exit
 
     async def _ready(self, name: str, desired: Desired) -> bool:
         observed = await self.r.observe(name)
