@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO, Any, Iterable
+import threading
+from typing import IO, Any, Callable, Iterable
 
 from orchestrator.cli.client import Client, error, project_name
 
-__all__ = ["register", "LogPrinter", "display_name", "container_number", "COLORS", "use_color"]
+__all__ = ["register", "LogPrinter", "Followers", "display_name", "container_number", "COLORS", "use_color"]
 
 # ANSI foreground colours handed out in order of first appearance (then the bright set).
 COLORS = ("36", "33", "32", "35", "34", "1;36", "1;33", "1;32", "1;35", "1;34")
@@ -76,6 +77,59 @@ class LogPrinter:
 
     def print(self, entry: dict) -> None:
         self.write(self.format(entry))
+
+
+class Followers:
+    """One thread per container following its logs across restarts (for attached `up`).
+
+    The daemon ends a log stream when its container stops; the thread then waits
+    for the container to run again (or to be removed) and resumes after the
+    last line it passed on, so restarts neither lose nor repeat lines.
+    """
+
+    def __init__(self, client: Client, put: Callable[[dict], None], poll: float = 0.25):
+        self.client, self.put, self.poll = client, put, poll
+        self.done = threading.Event()
+        self.followed: set[str] = set()
+        self._lock = threading.Lock()
+
+    def follow(self, cid: str, service: Any, number: Any, name: str, since: str) -> None:
+        """Start following `cid` (once; later calls for the same container do nothing)."""
+        with self._lock:
+            if cid in self.followed:
+                return
+            self.followed.add(cid)
+        threading.Thread(target=self._run, args=(cid, service, number, name, since), daemon=True).start()
+
+    def close(self) -> None:
+        self.done.set()
+
+    def _run(self, cid: str, service: Any, number: Any, name: str, since: str) -> None:
+        last = ""
+        while not self.done.is_set():
+            try:
+                for item in self.client.stream("GET", f"/containers/{cid}/logs",
+                                               query={"follow": True, "since": last or since}):
+                    when = str(item.get("time") or "")
+                    if "line" not in item or (last and when and when <= last):
+                        continue
+                    last = max(last, when)
+                    self.put(dict(item, service=service, number=number, container=name))
+            except Exception:  # noqa: BLE001 - the container went away
+                return
+            if not self._runs_again(cid):
+                return
+
+    def _runs_again(self, cid: str) -> bool:
+        """Wait until the container runs again (True) or is gone or we are done (False)."""
+        while not self.done.wait(self.poll):
+            try:
+                info = self.client.call("GET", f"/containers/{cid}") or {}
+            except Exception:  # noqa: BLE001 - removed
+                return False
+            if info.get("state") in ("running", "paused"):
+                return True
+        return False
 
 
 def _names(client: Client, name: str, services: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from orchestrator.cli.client import Client, error, load_project_body
 from orchestrator.cli.lifecycle_cmd import add_timeout_flag, project_action
-from orchestrator.cli.logs_cmd import LogPrinter, container_number, display_name, use_color
+from orchestrator.cli.logs_cmd import Followers, LogPrinter, container_number, display_name, use_color
 from orchestrator.cli.scale_cmd import parse_scale
 
 __all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339"]
@@ -91,12 +91,14 @@ class Attacher:
         self.since = since
         self.queue: queue.Queue = queue.Queue()
         self.pending: list[tuple[str, Any]] = []
-        self.announced: set[str] = set()
+        self.exited: dict[str, bool] = {}  # container id -> its exit was shown (and no start since)
         self.polled = time.monotonic()
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
         self.rows = self._rows()
-        self.followed: dict[str, str] = {}  # container id -> "" while followed, else when it ended
+        self.followers = Followers(client, lambda entry: self.queue.put(("log", entry)))
+        self.alias = {str(r.get("Name")): str(r.get("ID")) for r in self.rows}
+        self.names_by_id = {v: k for k, v in self.alias.items()}
         self.names = sorted(display_name(_entry(r), name) for r in self.rows)
         self.printer = LogPrinter(
             self.names,
@@ -117,29 +119,10 @@ class Attacher:
 
     def _start_pumps(self) -> None:
         for row in self.rows:
-            self._follow(str(row.get("ID")), row.get("Service"), container_number(row),
-                         str(row.get("Name")), self.since)
+            self.followers.follow(str(row.get("ID")), row.get("Service"), container_number(row),
+                                  str(row.get("Name")), self.since)
         events_q = {"project": self.name, "follow": True, "since": self.since}
         threading.Thread(target=self._pump, args=("event", "GET", "/events", events_q), daemon=True).start()
-
-    def _follow(self, cid: str, service: Any, number: Any, cname: str, since: str) -> None:
-        """Follow one container's logs in a thread (again after a restart, or for a new replica)."""
-        ended = self.followed.get(cid)
-        if ended is not None and (ended == "" or since <= ended):
-            return  # still followed, or this start was before the last stream ended
-
-        def pump() -> None:
-            try:
-                for item in self.client.stream("GET", f"/containers/{cid}/logs",
-                                               query={"follow": True, "since": since}):
-                    if "line" in item:
-                        self.queue.put(("log", dict(item, service=service, number=number, container=cname)))
-            except Exception:  # noqa: BLE001 - a removed container ends its stream
-                pass
-            finally:
-                self.followed[cid] = now_rfc3339()
-        self.followed[cid] = ""
-        threading.Thread(target=pump, daemon=True).start()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.interrupts += 1
@@ -152,6 +135,7 @@ class Attacher:
             self._start_pumps()
             return self._loop()
         finally:
+            self.followers.close()
             for s, handler in old.items():
                 signal.signal(s, handler)
 
@@ -208,16 +192,15 @@ class Attacher:
             return None
         if str(ev.get("time", "")) < self.since:
             return None
-        if ev.get("action") == "start":
-            name = str((ev.get("attributes") or {}).get("name") or display_name(ev, self.name))
-            self._follow(str(ev.get("id")), ev.get("service"), ev.get("number"), name, str(ev["time"]))
+        cid = self._canon(ev)
+        if ev.get("action") in ("start", "restart"):
+            self.exited[cid] = False
+            name = self.names_by_id.get(cid) or display_name(ev, self.name)
+            self.followers.follow(cid, ev.get("service"), ev.get("number"), name, str(ev["time"]))
             return None
-        if ev.get("action") != "die":
+        if ev.get("action") != "die" or self.exited.get(cid):
             return None
-        keys = {str(ev.get("id", "")), str((ev.get("attributes") or {}).get("name", ""))} - {""}
-        if keys & self.announced:
-            return None
-        self.announced |= keys
+        self.exited[cid] = True
         self._drain_logs()
         code = _exit_code(ev, self.client)
         restarting = self._restarting(ev)
@@ -238,6 +221,15 @@ class Attacher:
                 if result is not None:
                     return result
         return 0
+
+    def _canon(self, ev: dict) -> str:
+        """The container id an event is about (events may name a container by its name)."""
+        ident = str(ev.get("id", ""))
+        name = str((ev.get("attributes") or {}).get("name") or "")
+        if name and name != ident and not _is_id(name) and _is_id(ident):
+            self.alias[name] = ident
+            self.names_by_id.setdefault(ident, name)
+        return self.alias.get(ident, ident)
 
     def _settle(self) -> None:
         """After a stop: show the last lines and an exit line for every container, as compose does."""
@@ -302,6 +294,11 @@ class Attacher:
 
 def _entry(row: dict) -> dict:
     return {"service": row.get("Service"), "number": container_number(row), "container": row.get("Name")}
+
+
+def _is_id(text: str) -> bool:
+    """A full container id (64 hex digits), as opposed to a name."""
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def _die_of(row: dict) -> dict:

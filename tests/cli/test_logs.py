@@ -68,3 +68,29 @@ def test_logs_index_picks_one_replica_and_tail_is_checked(cli, fake):
     assert cli("logs", "--index", "2", "web").stdout == "web-2  | two\n"
     r = cli("logs", "--tail", "ten")
     assert r.returncode == 1 and "invalid --tail 'ten'" in r.stderr
+
+
+def test_followers_resume_after_a_restart_without_repeating_lines(fake):
+    import time
+
+    from orchestrator.cli.client import Client
+    from orchestrator.cli.logs_cmd import Followers
+    cid = fake.containers["demo"][1]["ID"]
+    fake.logs = [entry("web", 1, "a", time="2026-01-01T00:00:01Z"), entry("web", 1, "b", time="2026-01-01T00:00:02Z")]
+    fake.inspect[cid] = {"id": cid, "state": "running"}
+    got = []
+    f = Followers(Client(fake.socket, autostart=False), got.append, poll=0.05)
+    f.follow(cid, "web", 1, "demo-web-1", "2026-01-01T00:00:00Z")
+    f.follow(cid, "web", 1, "demo-web-1", "2026-01-01T00:00:00Z")  # once per container
+    time.sleep(0.5)
+    assert [g["line"] for g in got] == ["a", "b"]
+    fake.logs.append(entry("web", 1, "c", time="2026-01-01T00:00:03Z"))  # the container ran again
+    time.sleep(0.5)
+    fake.inspect[cid] = {"id": cid, "state": "exited"}
+    time.sleep(0.3)
+    f.close()
+    assert [g["line"] for g in got] == ["a", "b", "c"]
+    assert got[0]["service"] == "web" and got[0]["number"] == 1 and got[0]["container"] == "demo-web-1"
+    streams = fake.calls("GET", f"/containers/{cid}/logs")
+    assert streams[0].query["since"] == "2026-01-01T00:00:00Z"
+    assert streams[-1].query["since"] == "2026-01-01T00:00:03Z"
