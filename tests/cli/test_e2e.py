@@ -270,3 +270,20 @@ def test_ctrl_c_on_attached_up_stops_gracefully_and_keeps_containers(env, tmp_pa
     assert "s-1  | got term" in lines and lines[-1] == "s-1 exited with code 0"
     rows = [json.loads(r) for r in env.shoal("ps", "-a", "--format", "json", cwd=str(proj)).stdout.splitlines()]
     assert [(r["Name"], r["State"]) for r in rows] == [("long-s-1", "exited")]
+
+
+def test_attached_up_follows_a_restarting_container(env, tmp_path):
+    proj = tmp_path / "crash"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(
+        "name: crash\nservices:\n  c:\n    image: busybox:latest\n    restart: 'on-failure:2'\n"
+        "    command: [sh, -c, 'echo run; sleep 1; exit 1']\n")
+    env.start_daemon()
+    env.wait_ready()
+    env.projects.append(str(proj))
+    r = env.shoal("--progress", "quiet", "up", "--no-color", cwd=str(proj), timeout=90)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, r.stderr
+    assert lines.count("c-1  | run") == 3, r.stdout
+    assert lines[-1] == "c-1 exited with code 1"
+    assert len([line for line in lines if line.startswith("c-1 exited with code 1")]) == 3
