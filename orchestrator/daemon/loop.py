@@ -59,12 +59,15 @@ class Reconciler:
         self.net: Any = None  # netwire.Networking when containers get compose networks
         self.listeners: dict[str, set[Report]] = {}  # project -> progress callbacks of open operations
         self._changed = asyncio.Event()
+        self._died: dict[str, str] = {}  # container id -> finished_at of the last die reported
+        self.started_at = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Adopt what exists (every 'up' project is synced at once) and start the background tasks."""
         loop = asyncio.get_running_loop()
+        self.started_at = self.clock.time()
         discard_half_created(self.engine)
         self.watcher.scan()  # prime: what exists now is not a change
         self._tasks += run_workers(self.queue, self.sync_key, 4, self._sync_failed)
@@ -112,14 +115,22 @@ class Reconciler:
             return
         if before and after and before.state in ("running", "paused") and after.state == "exited":
             try:
-                info = self.engine.inspect(cid)
-                code, oom = info.exit_code, info.oom_killed
+                self.report_die(self.engine.inspect(cid))
             except Exception:  # removed meanwhile
-                code, oom = -1, False
-            self.bus.emit("container", "die", cid, seen.project, seen.service, seen.number,
-                          name=seen.name, exitCode=code, oomKilled=oom)
+                pass
         self.queue.add(seen.project)
         self.notify()
+
+    def report_die(self, info: ContainerInfo) -> None:
+        """One ``die`` event per exit (the watcher or a pass, whichever sees it first)."""
+        if info.state != "exited" or not info.finished_at or self._died.get(info.id) == info.finished_at:
+            return
+        self._died[info.id] = info.finished_at
+        labels = info.labels
+        number = labels.get("com.docker.compose.container-number", "0")
+        self.bus.emit("container", "die", info.id, labels.get(LABEL_PROJECT, ""),
+                      labels.get("com.docker.compose.service", ""), int(number) if number.isdigit() else 0,
+                      name=info.name, exitCode=info.exit_code, oomKilled=info.oom_killed)
 
     def _health_changed(self, cid: str, before: HealthState, after: HealthState) -> None:
         seen = self.watcher.seen.get(cid)
@@ -158,6 +169,8 @@ class Reconciler:
                     await asyncio.to_thread(self.engine.remove, info.id, True)
                 continue
             c = from_engine(info, restart_count=count, restarting=info.name in self.pending)
+            if repair and c.finished_at > self.started_at:
+                self.report_die(info)
             check = info.spec.healthcheck if info.spec is not None else None
             self.probes.ensure(info.id, check, c.started_at, c.state in ("running", "paused"),
                                slot.health if slot else None)
