@@ -21,7 +21,7 @@ from orchestrator.cli.lifecycle_cmd import add_timeout_flag, project_action
 from orchestrator.cli.logs_cmd import Followers, LogPrinter, container_number, display_name, use_color
 from orchestrator.cli.scale_cmd import parse_scale
 
-__all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339"]
+__all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339", "will_restart"]
 
 POLL_INTERVAL = 1.0  # seconds without news before the container list is checked
 
@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
         return rc
     attached = list(args.attach or args.services or services)
     attached = [s for s in attached if s not in set(args.no_attach or [])]
-    return Attacher(args, client, name, attached, since).run()
+    attacher = Attacher(args, client, name, attached, since)
+    attacher.model = body["project"].get("services") or {}
+    return attacher.run()
 
 
 class Attacher:
@@ -96,6 +98,7 @@ class Attacher:
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
         self.rows = self._rows()
+        self.model: dict[str, dict] = {}  # the project's services, for restart policies
         self.followers = Followers(client, lambda entry: self.queue.put(("log", entry)))
         self.alias = {str(r.get("Name")): str(r.get("ID")) for r in self.rows}
         self.names_by_id = {v: k for k, v in self.alias.items()}
@@ -203,7 +206,7 @@ class Attacher:
         self.exited[cid] = True
         self._drain_logs()
         code = _exit_code(ev, self.client)
-        restarting = self._restarting(ev)
+        restarting = self.stopping is None and self._restarting(ev, code)
         self.printer.notice(display_name(ev, self.name),
                             f"exited with code {code}" + (" (restarting)" if restarting else ""))
         if self.stopping is not None:
@@ -271,12 +274,18 @@ class Attacher:
             else:
                 self.pending.append((kind, item))
 
-    def _restarting(self, ev: dict) -> bool:
+    def _restarting(self, ev: dict, code: int) -> bool:
+        """Will this container come back? Its state says so, or its restart policy does."""
         try:
             info = self.client.call("GET", f"/containers/{ev.get('id')}")
         except Exception:  # noqa: BLE001 - the container may be gone already
             return False
-        return isinstance(info, dict) and info.get("state") == "restarting"
+        if not isinstance(info, dict):
+            return False
+        if info.get("state") == "restarting":
+            return True
+        service = self.model.get(str(ev.get("service")), {})
+        return will_restart(service, code, int(info.get("restart_count") or 0))
 
     def _abort(self, ev: dict, code: int) -> int:
         self.printer.write("Aborting on container exit...")
@@ -294,6 +303,22 @@ class Attacher:
 
 def _entry(row: dict) -> dict:
     return {"service": row.get("Service"), "number": container_number(row), "container": row.get("Name")}
+
+
+def will_restart(service: dict, code: int, restarts: int) -> bool:
+    """Docker's restart decision after an exit with `code`, from `restart:` or deploy.restart_policy."""
+    policy = (service.get("deploy") or {}).get("restart_policy")
+    if policy:
+        condition = policy.get("condition", "any")
+        limit = int(policy.get("max_attempts") or 0)
+        wanted = condition == "any" or (condition == "on-failure" and code != 0)
+        return wanted and (not limit or restarts < limit)
+    name, _, limit_text = str(service.get("restart") or "no").partition(":")
+    if name in ("always", "unless-stopped"):
+        return True
+    if name == "on-failure" and code != 0:
+        return not limit_text or restarts < int(limit_text)
+    return False
 
 
 def _is_id(text: str) -> bool:

@@ -170,3 +170,32 @@ def test_second_ctrl_c_kills(fake, project, tmp_path):
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert fake.calls("POST", "/projects/demo/kill")[-1].body["signal"] == "SIGKILL"
+
+
+@pytest.mark.parametrize("service, code, restarts, expected", [
+    ({}, 1, 0, False),
+    ({"restart": "no"}, 1, 0, False),
+    ({"restart": "always"}, 0, 5, True),
+    ({"restart": "unless-stopped"}, 0, 0, True),
+    ({"restart": "on-failure"}, 0, 0, False),
+    ({"restart": "on-failure"}, 2, 9, True),
+    ({"restart": "on-failure:2"}, 1, 1, True),
+    ({"restart": "on-failure:2"}, 1, 2, False),
+    ({"deploy": {"restart_policy": {"condition": "any"}}}, 0, 0, True),
+    ({"deploy": {"restart_policy": {"condition": "on-failure", "max_attempts": 3}}}, 1, 3, False),
+    ({"deploy": {"restart_policy": {"condition": "none"}}, "restart": "always"}, 1, 0, False),
+])
+def test_will_restart_follows_docker_policies(service, code, restarts, expected):
+    from orchestrator.cli.up_cmd import will_restart
+    assert will_restart(service, code, restarts) is expected
+
+
+def test_exit_line_says_restarting_from_the_policy(cli, fake, project):
+    project.write_text(project.read_text().replace("    command: [\"httpd\", \"-f\"]",
+                                                   "    command: [\"httpd\", \"-f\"]\n    restart: always"))
+    fake.containers["demo"] = [container("demo", "web", 1, state="exited")]
+    fake.inspect["demo-web-1"] = {"id": "demo-web-1", "state": "exited", "exit_code": 1, "restart_count": 0}
+    fake.events = [die("web", 1, 1), die("web", 1, 1, when="9999-01-01T00:00:01.000000Z")]
+    fake.hold_streams = True
+    r = cli("up", "--no-color", "--abort-on-container-exit")
+    assert r.stdout.splitlines()[1] == "web-1 exited with code 1 (restarting)"
