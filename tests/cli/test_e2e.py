@@ -286,4 +286,4 @@ def test_attached_up_follows_a_restarting_container(env, tmp_path):
     assert r.returncode == 0, r.stderr
     assert lines.count("c-1  | run") == 3, r.stdout
     assert lines[-1] == "c-1 exited with code 1"
-    assert len([line for line in lines if line.startswith("c-1 exited with code 1")]) == 3
+    assert lines.count("c-1 exited with code 1 (restarting)") == 2

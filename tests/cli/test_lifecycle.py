@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from fakedaemon import container
-from orchestrator.cli.main import ShoalError
-from orchestrator.cli.scale_cmd import parse_scale
 
 
 @pytest.mark.parametrize("verb", ["start", "stop", "restart", "pause", "unpause", "kill"])
@@ -37,21 +35,6 @@ def test_failed_action_shows_message_and_nonzero_exit(cli, fake):
                                      "service web: container is paused"]
 
 
-def test_down_sends_compose_flags(cli, fake):
-    assert cli("down", "-v", "--remove-orphans", "--rmi", "local", "-t", "0").returncode == 0
-    assert fake.calls("POST", "/projects/demo/down")[-1].body == {
-        "remove_volumes": True, "remove_orphans": True, "rmi": "local", "timeout": 0}
-    cli("down")
-    assert fake.calls("POST", "/projects/demo/down")[-1].body == {
-        "remove_volumes": False, "remove_orphans": False, "rmi": ""}
-
-
-def test_down_by_project_name_needs_no_compose_file(cli, fake, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert cli("-p", "Other", "down", files=False).returncode == 0
-    assert fake.calls("POST", "/projects/other/down")
-
-
 def test_rm_force_removes_without_asking(cli, fake):
     assert cli("rm", "-f", "-s", "-v", "web").returncode == 0
     assert fake.calls("POST", "/projects/demo/rm")[-1].body == {
@@ -70,16 +53,3 @@ def test_rm_asks_and_no_means_nothing_removed(shoal, fake):
 def test_rm_with_nothing_stopped_says_so(shoal, fake):
     r = shoal("rm")
     assert r.stderr.strip() == "No stopped containers" and not fake.calls("POST", "/projects/demo/rm")
-
-
-def test_scale_parses_pairs_and_posts(cli, fake):
-    assert cli("scale", "web=5", "db=0").returncode == 0
-    assert fake.calls("POST", "/projects/demo/scale")[-1].body == {"scale": {"web": 5, "db": 0},
-                                                                   "no_deps": False}
-
-
-@pytest.mark.parametrize("item, message", [("web", "expected SERVICE=REPLICAS"), ("=3", "expected"),
-                                           ("web=x", "not a number"), ("web=-1", "negative")])
-def test_parse_scale_rejects_bad_pairs(item, message):
-    with pytest.raises(ShoalError, match=message):
-        parse_scale([item])
