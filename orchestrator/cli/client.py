@@ -151,9 +151,15 @@ class Client:
     def _start_daemon(self) -> None:
         os.makedirs(root_dir(), exist_ok=True)
         log = open(os.path.join(root_dir(), "shoald.log"), "ab")
+        # cwd "/" so the daemon keeps no user directory busy; PYTHONPATH so it still finds shoal.
+        import orchestrator
+        source = os.path.dirname(os.path.dirname(os.path.abspath(orchestrator.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH", "")) if p)
         try:
             subprocess.Popen([sys.executable, "-m", "orchestrator.daemon"], start_new_session=True,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True)
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+                             cwd="/", env=env)
         except OSError as exc:
             raise error(f"cannot start the shoal daemon: {exc}") from exc
         finally:

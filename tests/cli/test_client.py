@@ -77,7 +77,9 @@ def test_autostart_spawns_the_daemon_detached_and_waits_for_ping(tmp_path, monke
             d.stop()
     (argv, kw), = spawned
     assert argv == [sys.executable, "-m", "orchestrator.daemon"]
-    assert kw["start_new_session"] is True
+    assert kw["start_new_session"] is True and kw["cwd"] == "/"
+    assert kw["env"]["PYTHONPATH"].split(os.pathsep)[0] == str(__import__("pathlib").Path(
+        client_mod.__file__).resolve().parents[2])
     assert os.path.exists(tmp_path / "root" / "shoald.log")
 
 
