@@ -71,12 +71,14 @@ class DecompressingReader(io.RawIOBase):
                 if not chunk.strip(b"\0"):
                     return  # clean end (possibly zero padding)
                 self._gz = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            elif self._gz.unconsumed_tail:
+                chunk = self._gz.unconsumed_tail
             else:
                 chunk = self.raw.read(_CHUNK)
                 if not chunk:
                     raise DigestMismatch("truncated gzip stream in layer")
-            try:
-                self._buf = memoryview(self._gz.decompress(chunk))
+            try:  # bounded output: 1 MiB of a gzip bomb must not inflate to 1 GiB in memory
+                self._buf = memoryview(self._gz.decompress(chunk, _CHUNK))
             except zlib.error as exc:
                 raise LayerError(f"corrupt gzip layer: {exc}") from None
 
@@ -175,7 +177,22 @@ class _Applier:
         for member in tf:
             self.member(tf, member)
         for path, member in reversed(self.dirs):
-            self.metadata(path, member, None)
+            fd = self._reopen_dir(path, member.name)
+            if fd is None:
+                continue  # replaced by a later entry (maybe a symlink out of the layer): nothing to set
+            try:
+                self.metadata(path, member, fd)
+            finally:
+                os.close(fd)
+
+    def _reopen_dir(self, path: str, name: str) -> int | None:
+        """An fd of the recorded directory if it is still a real directory reached without symlinks."""
+        rel = os.path.relpath(path, self.root)
+        try:
+            _walk(self.root, [] if rel == "." else rel.split("/"), name, create=False)
+            return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (LayerError, OSError):
+            return None
 
     def whiteout(self, parent: str, base: str) -> None:
         if base == _OPQ:
