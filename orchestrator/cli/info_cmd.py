@@ -116,8 +116,9 @@ def _port(args: argparse.Namespace) -> int:
 
 
 def _wait(args: argparse.Namespace) -> int:
-    answer = Client().call("POST", f"/projects/{project_name(args)}/wait",
-                           {"services": list(args.services), "down_project": args.down_project}) or {}
+    client = Client(timeout=None)  # blocks until a container exits, however long that takes
+    answer = client.call("POST", f"/projects/{project_name(args)}/wait",
+                         {"services": list(args.services), "down_project": args.down_project}) or {}
     return int(answer.get("exit_code") or 0)
 
 
