@@ -184,7 +184,7 @@ def run_exec(client: Client, cid: str, body: dict, detach: bool = False) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = Client()
+    client = Client(timeout=None)  # the command may run as long as it likes
     row = find_container(client, project_name(args), args.service, args.index)
     tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
     interactive = not args.detach and (tty or (args.interactive and stdin_has_input()))
