@@ -58,10 +58,31 @@ class Queries:
                 continue
             slot = slots.get(info.name)
             row = summary(info, c, slot.failed if slot else "")
+            row["Publishers"] = await asyncio.to_thread(self.publishers, info.id)
+            row["Ports"] = ", ".join(f"{p['URL']}:{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']}"
+                                     for p in row["Publishers"])
             if status and row["State"] != status:
                 continue
             rows.append(row)
         return sorted(rows, key=lambda r: r["Name"])
+
+    def publishers(self, cid: str) -> list[dict[str, Any]]:
+        """Compose's ``Publishers`` of one container (empty without networking)."""
+        if self.r.net is None:
+            return []
+        return [{"URL": p.host_ip or "0.0.0.0", "TargetPort": p.container_port, "PublishedPort": p.host_port,
+                 "Protocol": p.protocol} for p in self.r.net.nm.publications(cid)]
+
+    async def port(self, project: str, service: str, port: int, protocol: str, index: int) -> dict[str, Any]:
+        """``shoal port``: the host address a replica's container port is published on."""
+        observed = [c for c in await self.r.observe(project) if c.service == service and c.number == index]
+        if not observed:
+            raise OpError(f"service {service!r} has no replica {index}", 404)
+        pubs = await asyncio.to_thread(self.publishers, observed[0].id)
+        for p in pubs:
+            if p["TargetPort"] == port and p["Protocol"] == protocol:
+                return {"host_ip": p["URL"], "host_port": p["PublishedPort"]}
+        raise OpError(f"no port {port}/{protocol} published for service {service}", 404)
 
     async def resolve(self, ref: str) -> str:
         try:

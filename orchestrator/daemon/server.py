@@ -127,8 +127,12 @@ class ApiServer:
                                 int(tail) if tail.isdigit() else None, req.flag("timestamps"))
             return await _stream_iter(writer, lines)
         if req.method == "GET" and verb == "port":
-            raise OpError(f"no port {req.query.get('port', '')}/{req.query.get('protocol', 'tcp')} published "
-                          f"for service {req.query.get('service', '')}", 404)
+            try:
+                port, index = int(req.query.get("port", "")), int(req.query.get("index") or 1)
+            except ValueError:
+                raise OpError("port and index must be numbers") from None
+            return await send_json(writer, 200, await self.q.port(name, req.query.get("service", ""), port,
+                                                                  req.query.get("protocol") or "tcp", index))
         raise HttpError(405 if verb in _STREAMED else 404, f"no route for {req.method} {req.path}")
 
     async def _streamed(self, name: str, verb: str, body: dict[str, Any], writer: asyncio.StreamWriter) -> None:

@@ -265,6 +265,10 @@ def test_services_reach_each_other_by_name_and_published_port_serves_replicas(da
     nm = NetworkManager(daemon.root, daemon.run_dir)
     pubs = nm.publications()
     assert [p.host_port for p in pubs] == [port] and len(pubs[0].backends) == 2
+    assert daemon.client.request("GET", "/projects/nw/port", service="web", port=80, index=2) == \
+        {"host_ip": "127.0.0.1", "host_port": port}
+    web1 = [r for r in ps(daemon, "nw") if r["Name"] == "nw-web-1"][0]
+    assert web1["Ports"] == f"127.0.0.1:{port}->80/tcp"
     if not _http_get(port) and not _our_rules(port):
         pytest.skip("another shoal daemon on this host re-rendered the shared nft table 'inet shoal'")
     hosts = {wait_for(lambda: _http_get(port), 10, 0.2, "published port") for _ in range(12)}
