@@ -79,16 +79,15 @@ def run(args: argparse.Namespace) -> int:
         return rc
     attached = list(args.attach or args.services or services)
     attached = [s for s in attached if s not in set(args.no_attach or [])]
-    attacher = Attacher(args, client, name, attached, since)
-    attacher.model = body["project"].get("services") or {}
-    return attacher.run()
+    model = body["project"].get("services") or {}
+    return Attacher(args, client, name, attached, since, model).run()
 
 
 class Attacher:
     """Follows logs and container exits of the attached services until the stack ends."""
 
     def __init__(self, args: argparse.Namespace, client: Client, name: str,
-                 services: list[str], since: str):
+                 services: list[str], since: str, model: dict | None = None):
         self.args, self.client, self.name, self.services = args, client, name, services
         self.since = since
         self.queue: queue.Queue = queue.Queue()
@@ -98,7 +97,7 @@ class Attacher:
         self.interrupts = 0
         self.stopping: threading.Thread | None = None
         self.rows = self._rows()
-        self.model: dict[str, dict] = {}  # the project's services, for restart policies
+        self.model: dict[str, dict] = model or {}  # the project's services, for restart policies
         self.followers = Followers(client, lambda entry: self.queue.put(("log", entry)))
         self.alias = {str(r.get("Name")): str(r.get("ID")) for r in self.rows}
         self.names_by_id = {v: k for k, v in self.alias.items()}
