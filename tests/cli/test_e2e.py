@@ -287,3 +287,27 @@ def test_attached_up_follows_a_restarting_container(env, tmp_path):
     assert lines.count("c-1  | run") == 3, r.stdout
     assert lines[-1] == "c-1 exited with code 1"
     assert lines.count("c-1 exited with code 1 (restarting)") == 2
+
+
+def test_lifecycle_verbs_on_a_real_container(env, tmp_path):
+    cwd = _jobs_project(env, tmp_path)
+
+    def states() -> list[tuple[str, str]]:
+        out = env.shoal("ps", "-a", "--format", "{{.Name}} {{.State}}", cwd=cwd).stdout
+        return [tuple(line.split()) for line in out.splitlines()]
+    assert env.shoal("pause", cwd=cwd).returncode == 0
+    assert states() == [("jobs-tool-1", "paused")]
+    assert env.shoal("unpause", cwd=cwd).returncode == 0
+    assert states() == [("jobs-tool-1", "running")]
+    top = env.shoal("top", cwd=cwd).stdout.splitlines()
+    assert top[0] == "jobs-tool-1" and any(line.endswith("sleep 300") for line in top[2:])
+    stats = env.shoal("stats", "--no-stream", cwd=cwd).stdout.splitlines()
+    assert stats[0].startswith("CONTAINER ID") and "jobs-tool-1" in stats[1]
+    assert env.shoal("scale", "tool=2", cwd=cwd).returncode == 0
+    assert states() == [("jobs-tool-1", "running"), ("jobs-tool-2", "running")]
+    assert env.shoal("kill", "-s", "SIGKILL", cwd=cwd).returncode == 0
+    assert states() == [("jobs-tool-1", "exited"), ("jobs-tool-2", "exited")]
+    assert env.shoal("rm", cwd=cwd, stdin="n\n").returncode == 0
+    assert len(states()) == 2
+    assert env.shoal("rm", "-f", cwd=cwd).returncode == 0
+    assert states() == []
