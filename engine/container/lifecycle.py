@@ -18,8 +18,8 @@ from engine.state import ContainerPaths, now_rfc3339, parse_rfc3339, write_json_
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
-__all__ = ["create", "write_plan", "release_cgroup", "cgroup_stats", "since_seconds", "signal_number",
-           "resolve_rootfs"]
+__all__ = ["CREATING", "create", "discard_partial", "write_plan", "release_cgroup", "cgroup_stats",
+           "since_seconds", "signal_number", "resolve_rootfs"]
 
 
 def resolve_rootfs(root: str, ref: str) -> tuple[list[str], dict, list | None]:
@@ -59,33 +59,96 @@ def _validate(root: str, spec: ContainerSpec, names: set) -> tuple[list[str], di
     return lower, image, short, devices
 
 
+CREATING = ".creating"  # containers/.creating/<id>: creates in progress, renamed into place when complete
+STALE_AFTER = 600.0  # seconds after which an unfinished create (its process was killed) is discarded
+
+
+def _write_files(spec: ContainerSpec, cid: str, tmp: ContainerPaths, cfg: dict) -> None:
+    """Everything a created container has, written into the not-yet-visible directory."""
+    for sub in ("upper", "work", "merged"):
+        os.mkdir(os.path.join(tmp.state_dir, sub), 0o755)
+    hostname = spec.hostname or cid[:12]
+    with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
+        host_resolv = f.read()
+    for name, text in (("hosts", files.hosts_file(spec)), ("hostname", files.hostname_file(hostname)),
+                       ("resolv.conf", files.resolv_conf(spec, host_resolv))):
+        with open(os.path.join(tmp.state_dir, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    write_json_atomic(tmp.config, cfg)
+    write_json_atomic(tmp.state, {"state": "created", "pid": 0, "exit_code": 0})
+
+
+def _make_tmp_dir(containers_dir: str, cid: str) -> str:
+    """containers/.creating/<cid> (mode 0700); retried if another create just removed .creating."""
+    tmp = os.path.join(containers_dir, CREATING, cid)
+    for _ in range(5):
+        os.makedirs(os.path.join(containers_dir, CREATING), mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(tmp, 0o700)
+            return tmp
+        except FileNotFoundError:
+            continue
+    raise EngineError(f"cannot create {tmp}")
+
+
+def discard_partial(containers_dir: str, older_than: float = STALE_AFTER) -> list[str]:
+    """Remove unfinished creates (a process killed mid-create) older than ``older_than`` seconds."""
+    import shutil
+
+    base = os.path.join(containers_dir, CREATING)
+    try:
+        entries = os.listdir(base)
+    except FileNotFoundError:
+        return []
+    gone = []
+    for name in entries:
+        path = os.path.join(base, name)
+        try:
+            age = time.time() - os.lstat(path).st_mtime
+        except FileNotFoundError:
+            continue
+        if age >= older_than:
+            shutil.rmtree(path, ignore_errors=True)
+            gone.append(name)
+    _remove_if_empty(base)
+    return gone
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass  # another create is using it, or it is already gone
+
+
 def create(root: str, spec: ContainerSpec, cid: str, paths: ContainerPaths, names: set) -> None:
-    """Validate, then write config, state and /etc files; on any error nothing is left."""
+    """Validate, then write config, state and /etc files; on any error (or a kill) nothing is left.
+
+    The directory is built under ``containers/.creating`` and renamed into place complete, so
+    a container directory always has its config.json and state.json.
+    """
     lower, image, short, devices = _validate(root, spec, names)
     for m in spec.mounts:
         if m.type == "bind" and m.create_host_path:
             os.makedirs(m.source, exist_ok=True)
-    os.makedirs(paths.state_dir, mode=0o700)
+    containers_dir = os.path.dirname(paths.state_dir)
+    discard_partial(containers_dir)
+    if os.path.lexists(paths.state_dir):
+        raise EngineError(f"container directory {paths.state_dir} already exists")
+    tmp = ContainerPaths(_make_tmp_dir(containers_dir, cid), paths.run_dir)
     try:
-        for sub in ("upper", "work", "merged"):
-            os.mkdir(os.path.join(paths.state_dir, sub), 0o755)
-        hostname = spec.hostname or cid[:12]
-        with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
-            host_resolv = f.read()
-        for name, text in (("hosts", files.hosts_file(spec)), ("hostname", files.hostname_file(hostname)),
-                           ("resolv.conf", files.resolv_conf(spec, host_resolv))):
-            with open(os.path.join(paths.state_dir, name), "w", encoding="utf-8") as f:
-                f.write(text)
-        write_json_atomic(paths.config, {
+        _write_files(spec, cid, tmp, {
             "id": cid, "name": spec.name, "created_at": now_rfc3339(), "spec": spec_to_dict(spec),
             "lower": lower, "lower_keys": short, "image": image, "devices": devices,
             "stop_signal": stop_signal_of(spec, image)})
-        write_json_atomic(paths.state, {"state": "created", "pid": 0, "exit_code": 0})
+        os.rename(tmp.state_dir, paths.state_dir)
     except BaseException:
         import shutil
 
-        shutil.rmtree(paths.state_dir, ignore_errors=True)
+        shutil.rmtree(tmp.state_dir, ignore_errors=True)
         raise
+    finally:
+        _remove_if_empty(os.path.dirname(tmp.state_dir))
 
 
 def _volume_path(root: str):
