@@ -91,7 +91,7 @@ _PR_SET_KEEPCAPS = 8
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
-_SYS_CAPSET = 126  # x86_64
+_SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)  # capset(2) is arch-specific
 
 
 class _CapHeader(ctypes.Structure):

@@ -23,7 +23,8 @@ def compile_cached(profile: dict[str, Any], cache_dir: str, caps: int = DEFAULT_
     """BPF for ``profile`` and ``caps``, from ``cache_dir`` when already compiled.
 
     The key hashes the profile, the arch, the caps and libseccomp's version, so
-    a change in any of them compiles afresh. Files are written atomically.
+    a change in any of them compiles afresh. Files are written atomically, through a
+    temp file unique to the call (threads of one process compile concurrently).
     """
     import hashlib
     import json
@@ -40,12 +41,21 @@ def compile_cached(profile: dict[str, Any], cache_dir: str, caps: int = DEFAULT_
         pass
     bpf = _libseccomp.compile_profile(profile, ["CAP_" + n for n in names(caps)])
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(bpf)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f"{key}.", suffix=".tmp", dir=cache_dir)  # unique per thread
+    try:
+        with open(fd, "wb") as f:
+            f.write(bpf)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
     return bpf
 
 

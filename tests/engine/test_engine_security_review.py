@@ -80,3 +80,32 @@ def test_concurrent_creates_in_threads_all_complete(eng, busybox_rootfs):
     assert errors == []
     assert len(eng.list()) == 12
     assert lifecycle.CREATING not in os.listdir(eng.containers_dir)
+
+
+# -- seccomp ----------------------------------------------------------------------------------
+
+def test_compile_cached_from_many_threads_at_once(tmp_path):
+    from engine.security import seccomp
+    from engine.security.default_profile import profile
+
+    prof = profile()
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+    for round_ in range(5):
+        cache = str(tmp_path / f"cache{round_}")
+        barrier = threading.Barrier(8)
+
+        def one() -> None:
+            try:
+                barrier.wait()
+                results.append(seccomp.compile_cached(prof, cache))
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [f for f in os.listdir(cache) if not f.endswith(".bpf")] == []  # no temp file left
+    assert errors == []
+    assert len(results) == 40 and len(set(results)) == 1
