@@ -276,3 +276,62 @@ def test_services_reach_each_other_by_name_and_published_port_serves_replicas(da
     assert daemon.client.op("nw", "down", {"timeout": 1})["ok"]
     assert nm.networks() == [] and nm.endpoints() == [] and nm.publications() == []
     nm.close()
+
+
+def test_sigterm_leaves_containers_running_and_restart_adopts_them(daemon, tmp_path):
+    up(daemon, tmp_path, "ad", f"""
+    services:
+      a: {{image: "busybox:latest", command: {SLEEP}, restart: always, stop_grace_period: 1s,
+           healthcheck: {{test: ["CMD", "true"], interval: 0.2s}}}}
+    """)
+    before = wait_for(lambda: [r for r in ps(daemon, "ad") if r["Health"] == "healthy"], what="healthy")[0]
+    pid = daemon.client.request("GET", f"/containers/{before['ID']}")["pid"]
+    daemon.kill(signal.SIGTERM)
+    assert not os.path.exists(daemon.socket)
+    os.kill(pid, 0)  # still alive without its daemon
+    daemon.start()
+    after = wait_for(lambda: [r for r in ps(daemon, "ad") if r["Health"] == "healthy"], what="re-probed")[0]
+    assert after["ID"] == before["ID"]
+    assert daemon.client.request("GET", f"/containers/{after['ID']}")["pid"] == pid
+    os.kill(pid, signal.SIGKILL)  # the adopted replica is still looked after
+    wait_for(lambda: daemon.client.request("GET", f"/containers/{after['ID']}")["pid"] not in (0, pid),
+             10, what="restart of the adopted replica")
+
+
+def test_rolling_update_keeps_replicas_available(daemon, tmp_path):
+    text = f"""
+    services:
+      web:
+        image: busybox:latest
+        command: {SLEEP}
+        stop_grace_period: 1s
+        environment: {{V: "1"}}
+        healthcheck: {{test: ["CMD", "true"], interval: 0.2s, start_period: 5s, start_interval: 0.1s}}
+        deploy:
+          replicas: 3
+          update_config: {{parallelism: 1, order: start-first}}
+    """
+    up(daemon, tmp_path, "ru", text)
+    wait_for(lambda: len([r for r in ps(daemon, "ru") if r["Health"] == "healthy"]) == 3, what="3 healthy")
+    old = {r["ID"] for r in ps(daemon, "ru")}
+    healthy_counts = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            healthy_counts.append(len([r for r in ps(daemon, "ru") if r["Health"] == "healthy"]))
+            time.sleep(0.05)
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        up(daemon, tmp_path, "ru", text.replace('V: "1"', 'V: "2"'))
+        wait_for(lambda: not ({r["ID"] for r in ps(daemon, "ru")} & old) and
+                 len([r for r in ps(daemon, "ru") if r["Health"] == "healthy"]) == 3, 30, what="rolled")
+    finally:
+        stop.set()
+        t.join()
+    assert min(healthy_counts) >= 2, healthy_counts
+    rows = ps(daemon, "ru")
+    assert len(rows) == 3 and len({r["Name"] for r in rows}) == 3
+    out = daemon.client.request("POST", f"/containers/{rows[0]['ID']}/exec", {"cmd": ["sh", "-c", "echo $V"]})
+    assert out["stdout"].strip() == "2"
