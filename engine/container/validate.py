@@ -52,13 +52,15 @@ def check_mounts(spec: ContainerSpec) -> None:
 
 
 def check_sysctls(spec: ContainerSpec) -> None:
-    """Only namespaced sysctls; net.* needs the container's own network namespace."""
+    """Only namespaced sysctls; net.* and IPC ones need the container's own namespace."""
     for key, _ in spec.security.sysctls:
         if key.startswith("net."):
             if spec.namespaces.network == "host":
                 raise InvalidSpec(f"sysctl {key!r} is not allowed in the host network namespace")
         elif not (key in _NS_SYSCTLS or key.startswith("fs.mqueue.")):
             raise InvalidSpec(f"sysctl {key!r} is not namespaced and cannot be set per container")
+        elif spec.namespaces.ipc == "host":  # IPC sysctls would change the host's own settings
+            raise InvalidSpec(f"sysctl {key!r} is not allowed in the host IPC namespace")
 
 
 def read_rootfs_file(layers: list[str], path: str) -> str:

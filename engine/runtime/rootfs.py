@@ -8,6 +8,7 @@ Every target is resolved inside the rootfs (see safepath) and mounted via its fd
 
 from __future__ import annotations
 
+import errno
 import os
 
 from engine.runtime import syscalls as sc
@@ -68,12 +69,27 @@ def _bind(root_fd: int, source: str, target: str, readonly: bool, extra: int = 0
     fd = open_in_root(root_fd, target)  # now the new mount's root, not the covered directory
     try:
         if readonly or extra:
-            flags = sc.MS_BIND | sc.MS_REMOUNT | extra | (sc.MS_RDONLY if readonly else 0)
-            sc.mount(None, fd_path(fd), None, flags | _locked_flags(fd_path(fd)))
+            _restrict(fd, extra | (sc.MS_RDONLY if readonly else 0))
         if propagation not in ("", "private", "rprivate"):
             sc.mount(None, fd_path(fd), None, _PROP[propagation])
     finally:
         os.close(fd)
+
+
+def _restrict(fd: int, flags: int) -> None:
+    """Make the bind mount at ``fd`` and every mount below it ro/nosuid/nodev/noexec as asked.
+
+    A plain bind remount changes only the top mount: a host submount (``/run`` under a
+    ``/:/host:ro`` volume) would stay writable. Kernels without mount_setattr get the old way.
+    """
+    try:
+        sc.mount_setattr(fd, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, flags)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EINVAL):
+            raise
+    path = fd_path(fd)
+    sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | flags | _locked_flags(path))
 
 
 def _locked_flags(path: str) -> int:

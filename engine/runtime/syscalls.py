@@ -19,6 +19,7 @@ __all__ = [
     "sethostname", "setdomainname",
     "PR_SET_PDEATHSIG", "PR_SET_DUMPABLE", "PR_SET_NO_NEW_PRIVS", "PR_SET_CHILD_SUBREAPER",
     "RESOLVE_NO_MAGICLINKS", "RESOLVE_IN_ROOT", "RESOLVE_NO_XDEV",
+    "mount_setattr", "AT_RECURSIVE", "AT_EMPTY_PATH",
 ]
 
 CLONE_NEWNS = 0x00020000
@@ -53,9 +54,12 @@ RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_IN_ROOT = 0x10
 
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "openat2": 437, "close_range": 436},
-    "aarch64": {"pivot_root": 41, "openat2": 437, "close_range": 436},
+    "x86_64": {"pivot_root": 155, "openat2": 437, "close_range": 436, "mount_setattr": 442},
+    "aarch64": {"pivot_root": 41, "openat2": 437, "close_range": 436, "mount_setattr": 442},
 }
 _NR = _SYSCALLS.get(platform.machine(), _SYSCALLS["x86_64"])
 
@@ -96,9 +100,16 @@ class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
 _sys_pivot = _syscall_fn(ctypes.c_char_p, ctypes.c_char_p)
 _sys_openat2 = _syscall_fn(ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(_OpenHow), ctypes.c_size_t)
 _sys_close_range = _syscall_fn(ctypes.c_uint, ctypes.c_uint, ctypes.c_uint)
+_sys_mount_setattr = _syscall_fn(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint,
+                                 ctypes.POINTER(_MountAttr), ctypes.c_size_t)
 
 
 def _check(ret: int, what: str, path: str | None = None) -> int:
@@ -150,6 +161,13 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     """close_range(2); flags=4 (CLOSE_RANGE_CLOEXEC) marks them close-on-exec instead."""
     _check(_sys_close_range(_NR["close_range"], first, last, flags), "close_range")
+
+
+def mount_setattr(dirfd: int, path: str, flags: int, attr_set: int, attr_clr: int = 0) -> None:
+    """mount_setattr(2) (Linux 5.12+); MOUNT_ATTR_RDONLY/NOSUID/NODEV/NOEXEC equal the MS_* values."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    _check(_sys_mount_setattr(_NR["mount_setattr"], dirfd, _b(path), flags, ctypes.byref(attr),
+                              ctypes.sizeof(attr)), "mount_setattr", path)
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -109,3 +109,39 @@ def test_compile_cached_from_many_threads_at_once(tmp_path):
         assert [f for f in os.listdir(cache) if not f.endswith(".bpf")] == []  # no temp file left
     assert errors == []
     assert len(results) == 40 and len(set(results)) == 1
+
+
+# -- mounts -----------------------------------------------------------------------------------
+
+@pytest.mark.root
+def test_read_only_bind_is_read_only_in_its_submounts_too(eng, busybox_rootfs, tmp_path):
+    from engine.runtime import syscalls as sc
+    from engine.spec import MountSpec
+
+    src = tmp_path / "hostdir"
+    (src / "sub").mkdir(parents=True)
+    sc.mount("tmpfs", str(src / "sub"), "tmpfs", 0, "size=1m")  # like /run under a "/:/host:ro" bind
+    try:
+        mount = MountSpec(type="bind", source=str(src), target="/host", read_only=True)
+        _, out, _ = run(eng, busybox_rootfs, "touch /host/top && echo TOP; touch /host/sub/x && echo SUB; "
+                                             "grep ' /host/sub ' /proc/mounts", mounts=(mount,))
+        assert "TOP" not in out and "SUB" not in out
+        assert out.split()[3].split(",")[0] == "ro"
+        assert os.listdir(src / "sub") == []
+    finally:
+        sc.umount(str(src / "sub"), sc.MNT_DETACH)
+
+
+# -- sysctls ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["kernel.shmmax", "kernel.msgmnb", "fs.mqueue.msg_max"])
+def test_ipc_sysctl_refused_in_the_host_ipc_namespace(key):
+    from engine.container.validate import check_sysctls
+    from engine.spec import NamespaceSpec, SecuritySpec
+
+    def spec(ipc: str) -> ContainerSpec:
+        return ContainerSpec(name="s", rootfs="/", command=("true",), namespaces=NamespaceSpec(ipc=ipc),
+                             security=SecuritySpec(sysctls=((key, "1"),)))
+    check_sysctls(spec("private"))
+    with pytest.raises(InvalidSpec, match="host IPC namespace"):
+        check_sysctls(spec("host"))  # it would change the host's own kernel setting
