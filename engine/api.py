@@ -26,14 +26,15 @@ from engine.errors import (CommandNotFound, ContainerNotFound, EngineError, Inva
                            MonitorUnavailable, StartFailed)
 from engine.monitor import logs as logmod
 from engine.monitor.protocol import ProtocolError, request
+from engine.monitor.trace import mark
 from engine.spec import ContainerSpec
 from engine.state import ContainerInfo, ContainerPaths, ExecResult, ExitStatus, LogLine, read_json
 
 __all__ = ["Engine"]
 
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_MONITOR_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                 "from engine.monitor.main import main; main(sys.argv[2:])")
+_MONITOR_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from engine.monitor.trace import mark; "
+                 "mark('interpreter up'); from engine.monitor.main import main; main(sys.argv[2:])")
 
 
 class Engine:
@@ -96,6 +97,7 @@ class Engine:
 
     def start(self, ref: str) -> None:
         """Start the container's monitor and PID 1; raises CommandNotFound/StartFailed on setup errors."""
+        mark("start")
         cid = self.resolve(ref)
         paths = self._paths(cid)
         st = self._state(cid)
@@ -103,7 +105,9 @@ class Engine:
             raise InvalidState(f"container {ref} is already {st['state']}")
         lifecycle.write_plan(self.root, cid, paths, self._config(cid), self._peer_pid)
         os.makedirs(paths.run_dir, mode=0o700, exist_ok=True)
+        mark("spawn monitor")
         handshake = self._spawn_monitor(paths)
+        mark("handshake read")
         if not handshake.get("ok"):
             _wait_gone(handshake.get("monitor_pid"), handshake.get("monitor_start"), 5.0)  # leave nothing
             msg = handshake.get("message", "container setup failed")

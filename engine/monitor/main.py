@@ -28,6 +28,7 @@ from engine.monitor.logs import LogWriter
 from engine.monitor.prepare import enter_pid_namespace, load_security, make_pipes, open_cgroup
 from engine.monitor.protocol import bind_unix, encode
 from engine.monitor.requests import handle
+from engine.monitor.trace import mark
 from engine.runtime import syscalls as sc
 from engine.runtime.process import Stdio, container_child
 from engine.state import ContainerPaths, now_rfc3339, read_json, write_json_atomic
@@ -66,7 +67,9 @@ class Monitor:
         plan = self.plan
         self.listener = bind_unix(self.paths.socket)  # before the handshake: callers may connect at once
         self.sec = load_security(plan)
+        mark("security loaded")
         self.cgroup = open_cgroup(plan)
+        mark("cgroup created")
         self.log = LogWriter(self.paths.log, plan["log"]["max_size"], plan["log"]["max_file"],
                              plan["log"]["driver"] != "none")
         self.pipes = make_pipes(plan.get("tty", False), bool(plan.get("stdin_open")))  # held open, never EOF
@@ -77,6 +80,7 @@ class Monitor:
         errr, errw = os.pipe2(os.O_CLOEXEC)
         gor, gow = os.pipe2(os.O_CLOEXEC)
         enter_pid_namespace(plan["namespaces"].get("pid", "private"))
+        mark("forking pid 1")
         pid = os.fork()
         if pid == 0:
             p = self.pipes
@@ -89,7 +93,9 @@ class Monitor:
             self.cgroup.add_process(pid)
         os.write(gow, b"1")
         os.close(gow)
+        mark("pid 1 in cgroup")
         report = self._read_all(errr)
+        mark("pid 1 exec'd")
         return self._after_exec(report)
 
     @staticmethod
@@ -109,6 +115,7 @@ class Monitor:
             return {"ok": False, **err}
         if self.plan.get("init_path"):
             self._wait_app_exec()
+            mark("app exec'd")
         self.save(state="running", pid=self.pid1, monitor_pid=os.getpid(),
                   monitor_start=start_time(os.getpid()), started_at=now_rfc3339(),
                   finished_at="", exit_code=0, signal=0, oom_killed=False, error="",
@@ -346,6 +353,7 @@ def remove_cgroup(cgroup) -> None:
 
 def main(args: list[str]) -> None:
     """Entry point: ``main([state_dir, run_dir])``."""
+    mark("monitor main")
     if os.fork():  # detach: the Engine reaps this parent at once; no zombie is left in the caller
         os._exit(0)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
@@ -363,6 +371,7 @@ def main(args: list[str]) -> None:
             os.unlink(mon.paths.socket)
         mon.save(state="exited", pid=0, exit_code=125, error=str(exc), finished_at=now_rfc3339())
     handshake["monitor_pid"], handshake["monitor_start"] = os.getpid(), start_time(os.getpid())
+    mark("handshake")
     os.write(1, encode(handshake))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -370,6 +379,8 @@ def main(args: list[str]) -> None:
     os.close(null)
     if handshake["ok"]:
         mon.serve()
+    sys.stderr.flush()
+    os._exit(0)  # no interpreter teardown: stop/remove wait for this process to be gone
 
 
 if __name__ == "__main__":
