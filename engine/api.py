@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import secrets
+import select
 import shutil
 import signal as _signal
 import subprocess
@@ -330,10 +331,27 @@ class Engine:
 
 
 def _wait_gone(pid: int | None, started: int | None, timeout: float) -> None:
-    """Wait (bounded) until the monitor ``pid`` that started at ``started`` ticks has exited."""
+    """Wait (bounded) until the monitor ``pid`` that started at ``started`` ticks has exited.
+
+    A pidfd becomes readable when the process exits, so this returns at once instead of on
+    the next tick of a poll; the start time is checked after opening it, so it is the right one.
+    """
     deadline = time.monotonic() + timeout
-    while _same_process(pid, started) and time.monotonic() < deadline:
-        time.sleep(0.005)
+    if not _same_process(pid, started):
+        return
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # gone meanwhile, or no pidfd support: poll
+        fd = -1
+    try:
+        while _same_process(pid, started) and (left := deadline - time.monotonic()) > 0:
+            if fd >= 0:
+                select.select([fd], [], [], left)
+            else:
+                time.sleep(0.005)
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _same_process(pid: int | None, started: int | None) -> bool:
