@@ -145,3 +145,49 @@ def test_ipc_sysctl_refused_in_the_host_ipc_namespace(key):
     check_sysctls(spec("private"))
     with pytest.raises(InvalidSpec, match="host IPC namespace"):
         check_sysctls(spec("host"))  # it would change the host's own kernel setting
+
+
+# -- fds and cwd (CVE-2024-21626) -------------------------------------------------------------
+
+@pytest.mark.root
+def test_workdir_through_an_inherited_fd_never_lands_on_the_host(eng, busybox_rootfs):
+    from engine.errors import EngineError
+
+    for n in range(3, 10):
+        try:
+            code, out, err = run(eng, busybox_rootfs, "pwd; ls ..", working_dir=f"/proc/self/fd/{n}",
+                                 init=False)
+        except EngineError as exc:  # refused at setup: fine
+            assert "outside the container" in str(exc) or f"/proc/self/fd/{n}" in str(exc)
+            continue
+        assert "unreachable" not in out and code == 0, (n, out, err)
+
+
+@pytest.mark.root
+def test_exec_sees_only_stdio_fds(eng, busybox_rootfs):
+    cid = eng.create(ContainerSpec(name="fds", rootfs=busybox_rootfs, command=("sleep", "30")))
+    eng.start(cid)
+    res = eng.exec(cid, ("sh", "-c", "ls /proc/self/fd; readlink /proc/self/cwd"))
+    assert res.exit_code == 0
+    lines = res.stdout.decode().split()
+    assert set(lines[:-1]) <= {"0", "1", "2", "3"} and lines[-1] == "/"
+
+
+# Syscalls Docker's default profile refuses whatever capabilities the container holds (cap_add: ALL).
+NEVER_ALLOWED = ("kexec_load", "kexec_file_load", "keyctl", "add_key", "request_key", "userfaultfd",
+                 "io_uring_setup", "io_uring_enter", "io_uring_register", "pivot_root", "uselib",
+                 "nfsservctl", "vm86", "vm86old", "swapon", "swapoff", "_sysctl", "create_module")
+
+
+def test_default_profile_never_allows_host_breaking_syscalls_even_with_all_caps():
+    from engine.security import _libseccomp
+    from engine.security.caps import CAPABILITIES
+    from engine.security.default_profile import profile
+
+    every_cap = {f"CAP_{c}" for c in CAPABILITIES}
+    allowed = set()
+    for rule in profile()["syscalls"]:
+        if rule["action"] == "SCMP_ACT_ALLOW" and _libseccomp._applies(rule, every_cap, "amd64"):
+            allowed |= set(rule["names"])
+    assert sorted(allowed & set(NEVER_ALLOWED)) == []
+    assert {"mount", "unshare", "setns", "bpf", "perf_event_open", "open_by_handle_at"} <= allowed
