@@ -138,7 +138,9 @@ class Reconciler:
             return
         if after.status != before.status:
             if self.net is not None:
-                self.net.set_healthy(cid, after.status != "unhealthy")
+                task = asyncio.get_running_loop().run_in_executor(None, self.net.set_healthy, cid,
+                                                                   after.status != "unhealthy")
+                task.add_done_callback(_log_failure)
             self.bus.emit("container", "health_status", cid, seen.project, seen.service, seen.number,
                           name=seen.name, health_status=after.status)
         slot = self.db.slots(seen.project).get(seen.name) or SlotRecord(seen.name, seen.project, seen.service)
@@ -315,6 +317,11 @@ class Reconciler:
         self.bus.emit("container", verb, r.container_id or name, project, service, number, name=name)
         if isinstance(a, CreateContainer) and a.start:
             self.bus.emit("container", "start", r.container_id or name, project, service, number, name=name)
+
+
+def _log_failure(fut: "asyncio.Future[Any]") -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("updating network backends failed: %s", fut.exception())
 
 
 def health_record(st: HealthState) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class Networking:
         self.loop = loop
         self.ports: dict[tuple[str, str], list[Any]] = {}  # (project, service) -> PortBindings
         self._listeners: dict[str, tuple[str, int]] = {}  # container id -> DNS address
+        self._unhealthy: set[str] = set()
 
     def netns_path(self, name: str) -> str:
         return os.path.join(self.nm.netns_dir, name)
@@ -110,6 +111,7 @@ class Networking:
         for ep in self.nm.endpoints(cid):
             self.nm.detach(cid, ep.network)
         self.registry.remove(cid)
+        self._unhealthy.discard(cid)
         self._call(self._unlisten(cid))
         self.nm.remove_netns(self.netns_path(name))
 
@@ -144,7 +146,17 @@ class Networking:
                     log.warning("DNS for %s: %s", name, exc)
 
     def set_healthy(self, cid: str, healthy: bool) -> None:
+        """DNS answers and published ports skip unhealthy replicas (all of them when none is healthy)."""
         self.registry.set_healthy(cid, healthy)
+        if healthy:
+            self._unhealthy.discard(cid)
+        else:
+            self._unhealthy.add(cid)
+        for pub in self.nm.publications(cid):
+            backends = [c for c, _ in pub.backends]
+            active = [c for c in backends if c not in self._unhealthy] or backends
+            if tuple(active) != tuple(pub.active):
+                self.nm.set_backends(pub.key, active)
 
     async def close(self) -> None:
         await self.dns.stop()

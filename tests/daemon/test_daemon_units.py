@@ -180,3 +180,35 @@ def test_half_created_finds_dirs_without_state(tmp_path):
         for f in files:
             (tmp_path / name / f).write_text("{}")
     assert half_created(str(tmp_path)) == ["b", "c"]
+
+
+def test_unhealthy_replicas_leave_port_backends_until_none_is_left():
+    from types import SimpleNamespace
+
+    from orchestrator.daemon.netwire import Networking
+
+    class FakeNM:
+        def __init__(self):
+            self.pub = SimpleNamespace(key="*:80/tcp", backends=(("a", "ip1"), ("b", "ip2")), active=("a", "b"))
+
+        def publications(self, cid=None):
+            return [self.pub] if cid in (None, "a", "b") else []
+
+        def set_backends(self, key, active):
+            self.pub = SimpleNamespace(key=key, backends=self.pub.backends, active=tuple(active))
+
+    class FakeRegistry:
+        def __init__(self):
+            self.healthy = {}
+
+        def set_healthy(self, cid, healthy):
+            self.healthy[cid] = healthy
+
+    net = object.__new__(Networking)
+    net.nm, net.registry, net._unhealthy = FakeNM(), FakeRegistry(), set()
+    net.set_healthy("a", False)
+    assert net.nm.pub.active == ("b",) and net.registry.healthy == {"a": False}
+    net.set_healthy("b", False)
+    assert net.nm.pub.active == ("a", "b")  # nobody healthy: keep serving rather than refuse
+    net.set_healthy("a", True)
+    assert net.nm.pub.active == ("a",)
