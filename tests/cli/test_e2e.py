@@ -193,8 +193,6 @@ def test_autostart_attached_up_exit_code_from(env, tmp_path):
     assert states == {"a": "exited", "b": "exited"}
 
 
-@pytest.mark.xfail(reason="shoald does not publish ports yet (its GET /projects/{name}/port is a stub)",
-                   strict=False)
 def test_published_port_serves_the_web_tier(env, quickstart):
     cwd, port = quickstart
     env.start_daemon()
