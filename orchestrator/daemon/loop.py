@@ -279,9 +279,12 @@ class Reconciler:
         """Run engine actions for a project and record their outcome (slots, events)."""
         project = Project.from_dict(rec.project)
         if self.net is not None:
-            from orchestrator.daemon.netwire import port_bindings
+            from orchestrator.daemon.netwire import network_config, port_bindings
             for svc in project.services.values():
                 self.net.ports[(rec.name, svc.name)] = port_bindings(svc.ports)
+            for key, net in project.networks.items():
+                name = net.name or f"{rec.name}_{key}"
+                self.net.configs[name] = network_config(name, net)
 
         def on_event(ev: ExecEvent) -> None:
             if report is not None:

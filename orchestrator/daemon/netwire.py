@@ -15,14 +15,26 @@ import asyncio
 import dataclasses
 import logging
 import os
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from engine.spec import ContainerSpec
 
-__all__ = ["Networking", "NetworkedEngine", "port_bindings", "DNS_IP"]
+__all__ = ["Networking", "NetworkedEngine", "port_bindings", "network_config", "DNS_IP"]
 
 log = logging.getLogger("shoald.net")
 DNS_IP = "127.0.0.11"
+
+
+def network_config(name: str, net: Any) -> Any:
+    """A compose top-level network (model.Network) as the engine's NetworkConfig."""
+    from engine.network.types import IPAMConfig, NetworkConfig
+    ipam = tuple(IPAMConfig(str(c.get("subnet") or ""), str(c.get("ip_range") or ""), str(c.get("gateway") or ""))
+                 for c in ((net.ipam or {}).get("config") or []) if isinstance(c, Mapping))
+    opts = net.extras.get("driver_opts") or {}
+    return NetworkConfig(name=name, internal=bool(net.internal), enable_ipv6=bool(net.enable_ipv6),
+                         external=bool(net.external), ipam=ipam,
+                         driver_opts=tuple(sorted((str(k), str(v)) for k, v in opts.items())),
+                         labels=tuple(sorted((net.labels or {}).items())))
 
 
 def port_bindings(ports: Iterable[Any]) -> list[Any]:
@@ -51,6 +63,7 @@ class Networking:
         self.dns = DnsServer(self.registry, upstreams)
         self.loop = loop
         self.ports: dict[tuple[str, str], list[Any]] = {}  # (project, service) -> PortBindings
+        self.configs: dict[str, Any] = {}  # engine network name -> NetworkConfig from the compose file
         self._listeners: dict[str, tuple[str, int]] = {}  # container id -> DNS address
         self._unhealthy: set[str] = set()
 
@@ -60,8 +73,9 @@ class Networking:
     # -- networks ----------------------------------------------------------------------------
     def create_network(self, name: str) -> None:
         from engine.network.types import NetworkConfig
-        self.nm.create_network(NetworkConfig(name=name))
-        self.registry.set_network(name)
+        cfg = self.configs.get(name) or NetworkConfig(name=name)
+        self.nm.create_network(cfg)
+        self.registry.set_network(name, cfg.internal)
 
     def remove_network(self, name: str) -> None:
         from engine.network.errors import NetworkNotFound

@@ -212,3 +212,16 @@ def test_unhealthy_replicas_leave_port_backends_until_none_is_left():
     assert net.nm.pub.active == ("a", "b")  # nobody healthy: keep serving rather than refuse
     net.set_healthy("a", True)
     assert net.nm.pub.active == ("a",)
+
+
+def test_network_config_from_compose():
+    from orchestrator.compose.model import Network, Port
+    from orchestrator.daemon.netwire import network_config, port_bindings
+    cfg = network_config("p_back", Network.from_dict({
+        "internal": True, "ipam": {"config": [{"subnet": "10.123.0.0/24", "gateway": "10.123.0.1"}]},
+        "labels": {"a": "b"}}))
+    assert cfg.internal and cfg.ipam[0].subnet == "10.123.0.0/24" and cfg.ipam[0].gateway == "10.123.0.1"
+    assert cfg.labels == (("a", "b"),)
+    binds = port_bindings([Port(target=80, published="8080-8082", host_ip="127.0.0.1"), Port(target=9)])
+    assert [(b.container_port, b.host_ip, b.host_port, b.host_port_end) for b in binds] == \
+        [(80, "127.0.0.1", 8080, 8082)]
