@@ -163,6 +163,27 @@ def _stdio(io: Stdio) -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _close_inherited(keep: int) -> None:
+    """Close every fd but 0-2 and ``keep`` (the error pipe) before any path inside the container
+    is resolved: no host file or directory of the monitor stays reachable as /proc/self/fd/N
+    (a workdir or symlink naming it would lead out of the rootfs, CVE-2024-21626)."""
+    if keep > 3:
+        sc.close_range(3, keep - 1)
+    sc.close_range(max(keep + 1, 3))
+
+
+def _enter_cwd(cwd: str) -> None:
+    """chdir to the working directory (made if missing), refusing one outside the container's root."""
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+    try:
+        here = os.getcwd()  # glibc reports a cwd not under our root as ENOENT ("(unreachable)")
+    except OSError:
+        here = ""
+    if not here.startswith("/"):
+        raise SetupError(f"working directory {cwd!r} is outside the container", 126, "cwd")
+
+
 def _apply_limits(plan: dict) -> None:
     for name, soft, hard in plan.get("rlimits", []):
         resource.setrlimit(RLIMITS[name], (soft, hard))
@@ -178,6 +199,7 @@ def container_child(plan: dict, io: Stdio, go_fd: int, sec: Security) -> None:
         os.read(go_fd, 1)  # the monitor has put us in the cgroup
         namespaces.enter(plan["namespaces"])
         _stdio(io)
+        _close_inherited(io.errw)
         _apply_limits(plan)
         merged = rootfs.prepare_rootfs(plan)
         if plan["namespaces"].get("uts", "private") == "private":
@@ -199,8 +221,7 @@ def _finish(argv: list[str], env: list[str], cwd: str, user: str, group_add: lis
     """Resolve identity and command inside the container, then exec (through the init if any)."""
     ident = _identity(user, group_add)
     env = _env_with_defaults(env, ident, tty)
-    os.makedirs(cwd, exist_ok=True)
-    os.chdir(cwd)
+    _enter_cwd(cwd)
     if not argv:
         raise SetupError("no command specified", 126, "no_command")
     path_env = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
@@ -220,6 +241,7 @@ def exec_child(pid1: int, req: dict, plan: dict, io: Stdio, go_fd: int, sec: Sec
         _stdio(io)
         _apply_limits(plan)
         namespaces.join(fds)
+        _close_inherited(io.errw)
         env = list(plan["env"]) + list(req.get("env", []))
         _finish(list(req["argv"]), env, req.get("workdir") or plan.get("cwd") or "/",
                 req.get("user") or plan.get("user", ""), plan.get("group_add", []), "",

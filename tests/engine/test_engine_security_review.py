@@ -191,3 +191,14 @@ def test_default_profile_never_allows_host_breaking_syscalls_even_with_all_caps(
             allowed |= set(rule["names"])
     assert sorted(allowed & set(NEVER_ALLOWED)) == []
     assert {"mount", "unshare", "setns", "bpf", "perf_event_open", "open_by_handle_at"} <= allowed
+
+
+@pytest.mark.root
+def test_init_binary_from_the_host_is_read_only_and_proc_self_exe_cannot_be_reopened(eng, busybox_rootfs):
+    # touch -c only updates the time when writable: nothing of the host binary can be damaged
+    _, out, err = run(eng, busybox_rootfs, 'exe=$(readlink /proc/1/exe); echo "$exe"; '
+                                           'touch -c "$exe" && echo WROTE_INIT; '
+                                           'touch -c /proc/1/exe && echo WROTE_EXE')
+    assert out.splitlines()[0].startswith("/")
+    assert "WROTE_INIT" not in out and "WROTE_EXE" not in out
+    assert "Read-only file system" in err
