@@ -202,3 +202,29 @@ def test_init_binary_from_the_host_is_read_only_and_proc_self_exe_cannot_be_reop
     assert out.splitlines()[0].startswith("/")
     assert "WROTE_INIT" not in out and "WROTE_EXE" not in out
     assert "Read-only file system" in err
+
+
+@pytest.mark.root
+def test_dangling_symlink_targets_are_created_inside_the_rootfs(eng, busybox_rootfs, tmp_path):
+    import shutil
+
+    from engine.spec import MountSpec
+
+    rootfs = str(tmp_path / "linkroot")
+    shutil.copytree(busybox_rootfs, rootfs, symlinks=True)
+    resolv = os.path.join(rootfs, "etc", "resolv.conf")
+    if os.path.lexists(resolv):
+        os.unlink(resolv)
+    os.symlink("../run/systemd/resolve/stub-resolv.conf", resolv)  # as systemd-based images ship it
+    host_dir = f"/shoal-dangling-{os.getpid()}"
+    os.symlink(f"/../../..{host_dir}/deeper", os.path.join(rootfs, "dangling"))
+    mount = MountSpec(type="tmpfs", target="/dangling/x")
+    try:
+        code, out, err = run(eng, rootfs, "grep -q nameserver /etc/resolv.conf && echo DNS; "
+                                          f"mount | grep -c ' {host_dir}/deeper/x '", mounts=(mount,))
+        assert (code, out) == (0, "DNS\n1\n"), err
+        assert not os.path.lexists(host_dir)
+        assert not os.path.exists(os.path.join(rootfs, "run", "systemd"))  # made in the overlay's upper dir
+    finally:
+        if os.path.lexists(host_dir):
+            shutil.rmtree(host_dir)
