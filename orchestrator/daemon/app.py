@@ -18,6 +18,7 @@ from engine.api import Engine
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.daemon.events import EventBus
 from orchestrator.daemon.loop import Reconciler
+from orchestrator.daemon.mqtt_link import MqttLink
 from orchestrator.daemon.netwire import NetworkedEngine, Networking
 from orchestrator.daemon.ops import Operations
 from orchestrator.daemon.queries import Queries
@@ -81,6 +82,7 @@ class Daemon:
         self.reconciler = Reconciler(self.engine, self.db, self.bus, self.clock, SpecMaker(self.config.root),
                                      self.resources, self.config.limit)
         self.net: Networking | None = None
+        self.mqtt: MqttLink | None = None
         self.ops = Operations(self.reconciler)
         self.api = ApiServer(self.ops, Queries(self.reconciler))
 
@@ -95,11 +97,17 @@ class Daemon:
             live = {i.id: i.name for i in await asyncio.to_thread(self.engine.list)}
             await self.net.adopt(live)
         self.reconciler.start()
+        self.mqtt = MqttLink.from_environment(self.ops, self.config.root)
+        if self.mqtt is not None:
+            self.bus.forward = self.mqtt.forward
+            await self.mqtt.start()
         await self.api.listen(self.config.socket)
         log.info("shoald listening on %s (root %s)", self.config.socket, self.config.root)
 
     async def stop(self) -> None:
         await self.api.close()
+        if self.mqtt is not None:
+            await self.mqtt.stop()
         await self.reconciler.stop()
         if self.net is not None:
             await self.net.close()

@@ -44,6 +44,7 @@ class EventBus:
         self.db = db
         self.now = now
         self._subs: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.forward: Callable[[dict[str, Any]], None] | None = None  # e.g. the MQTT link
 
     def emit(self, type_: str, action: str, id_: str = "", project: str = "", service: str = "",
              number: int = 0, **attributes: Any) -> dict[str, Any]:
@@ -53,6 +54,8 @@ class EventBus:
         self.db.add_event(event, when)
         for q in list(self._subs):
             q.put_nowait(event)
+        if self.forward is not None:
+            self.forward(event)
         return event
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:

@@ -317,9 +317,10 @@ class Reconciler:
             self.db.put_slot(replace(slot, manually_stopped=False, failed=""))
         elif isinstance(a, RemoveContainer):
             self.db.delete_slots([name])
-        self.bus.emit("container", verb, r.container_id or name, project, service, number, name=name)
+        cid = r.container_id or next((i for i, s in self.watcher.seen.items() if s.name == name), name)
+        self.bus.emit("container", verb, cid, project, service, number, name=name)
         if isinstance(a, CreateContainer) and a.start:
-            self.bus.emit("container", "start", r.container_id or name, project, service, number, name=name)
+            self.bus.emit("container", "start", cid, project, service, number, name=name)
 
 
 def _log_failure(fut: "asyncio.Future[Any]") -> None:

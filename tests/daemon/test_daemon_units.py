@@ -225,3 +225,11 @@ def test_network_config_from_compose():
     binds = port_bindings([Port(target=80, published="8080-8082", host_ip="127.0.0.1"), Port(target=9)])
     assert [(b.container_port, b.host_ip, b.host_port, b.host_port_end) for b in binds] == \
         [(80, "127.0.0.1", 8080, 8082)]
+
+
+def test_events_convert_for_the_mqtt_bridge():
+    from orchestrator.daemon.mqtt_link import to_event
+    ev = to_event({"time": "2023-11-14T22:13:20.500000Z", "type": "container", "action": "die", "id": "c",
+                   "project": "p", "service": "s", "number": 2, "attributes": {"exitCode": 1}})
+    assert (ev.time, ev.action, ev.number, dict(ev.attributes)) == (1_700_000_000.5, "die", 2, {"exitCode": 1})
+    assert to_event({"time": "0", "type": "nonsense", "action": "x"}) is None
