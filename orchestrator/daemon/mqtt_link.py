@@ -69,7 +69,10 @@ class MqttLink:
         return {"ok": False, "message": f"unsupported action {cmd.action}"}
 
     async def start(self) -> None:
+        """Start the bridge, its replica states seeded from the event history (adopted replicas)."""
         await self.bridge.start()
+        history = (to_event(e) for e in self.ops.db.events())
+        self.bridge.seed(e for e in history if e is not None)
 
     async def stop(self) -> None:
         await self.bridge.stop()
