@@ -18,7 +18,9 @@ import shutil
 import signal as _signal
 import subprocess
 import sys
+import threading
 import time
+import weakref
 from typing import Iterator, Sequence
 
 from engine.container import lifecycle
@@ -44,8 +46,10 @@ class Engine:
     def __init__(self, root: str | None = None, run_dir: str | None = None, *,
                  forkserver: bool | None = None) -> None:
         if forkserver is None:
-            forkserver = os.environ.get("SHOAL_FORKSERVER") == "1"
+            forkserver = os.environ.get("SHOAL_FORKSERVER", "1") != "0"
         self.forkserver = forkserver
+        self._fs_lock = threading.Lock()
+        self._fs_owner = _OwnerPipe()
         self.root = os.path.abspath(root or os.environ.get("SHOAL_ROOT") or "/var/lib/shoal")
         self.run_dir = os.path.abspath(run_dir or os.environ.get("SHOAL_RUN") or "/run/shoal")
         self.containers_dir = os.path.join(self.root, "containers")
@@ -121,30 +125,42 @@ class Engine:
         return os.path.join(self.run_dir, "forkserver.sock")
 
     def _spawn_monitor(self, paths: ContainerPaths) -> dict:
-        """Start the monitor (fork server if enabled, else a fresh interpreter); read its handshake."""
+        """Start the monitor (fork server unless disabled, else a fresh interpreter); read its handshake."""
         if self.forkserver:
+            msg = {"op": "spawn", "state_dir": paths.state_dir, "run_dir": paths.run_dir}
             for attempt in range(2):
                 try:
-                    reply = request(self._forkserver_sock, {"op": "spawn", "state_dir": paths.state_dir,
-                                                            "run_dir": paths.run_dir}, 60)
-                    return reply
+                    return request(self._forkserver_sock, msg, 60)
                 except (FileNotFoundError, ConnectionError, ProtocolError):
                     if attempt == 0:
                         self._start_forkserver()
         return self._spawn_interpreter(paths)
 
     def _start_forkserver(self) -> None:
-        """Launch the fork server (in its own session) and wait until it listens."""
-        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from engine.monitor.forkserver import serve; serve(sys.argv[2])")
-        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, _PKG_ROOT, self._forkserver_sock],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            proc.stdout.readline()
-        finally:
-            proc.stdout.close()
-        self._forkserver_proc = proc
+        """Launch the fork server (own session, single-threaded) unless one answers; wait until it listens.
+
+        It is started with fork+exec (safe from a multi-threaded caller such as shoald) and gets
+        the read end of a pipe whose write end only this Engine holds: when the Engine is closed,
+        collected or its process dies, the server sees EOF and exits. Running containers stay.
+        """
+        with self._fs_lock:
+            try:
+                if request(self._forkserver_sock, {"op": "ping"}, 5).get("ok"):
+                    return  # another thread (or Engine) started one meanwhile
+            except (OSError, ProtocolError, ValueError):
+                pass
+            owner = self._fs_owner.open()
+            boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                    "from engine.monitor.forkserver import serve; serve(sys.argv[2], int(sys.argv[3]))")
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, _PKG_ROOT, self._forkserver_sock,
+                                     str(owner)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, start_new_session=True, pass_fds=(owner,))
+            os.close(owner)
+            try:
+                proc.stdout.readline()
+            finally:
+                proc.stdout.close()
+                proc.wait()  # the server detached itself: this reaps only its starter
 
     def close(self) -> None:
         """Stop the fork server of this run dir, if one runs (containers are not affected)."""
@@ -152,9 +168,7 @@ class Engine:
             request(self._forkserver_sock, {"op": "exit"}, 5)
         except (OSError, ProtocolError, ValueError):
             pass
-        proc = getattr(self, "_forkserver_proc", None)
-        if proc is not None:
-            proc.wait(5)
+        self._fs_owner.close()
 
     def _spawn_interpreter(self, paths: ContainerPaths) -> dict:
         """Run the monitor in a new interpreter (it daemonizes itself) and read its handshake."""
@@ -328,6 +342,31 @@ class Engine:
             alive = lambda: self._state(cid)["state"] in ("running", "paused")  # noqa: E731
             for line in logmod.follow(path, offset, alive):
                 yield LogLine(line.stream, line.message, line.time, timestamps)
+
+
+class _OwnerPipe:
+    """The write end of the pipe that keeps a fork server alive; closed on close() or collection."""
+
+    def __init__(self) -> None:
+        self._fd = [-1]
+        weakref.finalize(self, _OwnerPipe._close_fd, self._fd)
+
+    def open(self) -> int:
+        """A fresh pipe; returns the read end for the server (the previous write end is closed)."""
+        self.close()
+        r, w = os.pipe()  # both close-on-exec: no other child of this process inherits them
+        self._fd[0] = w
+        return r
+
+    def close(self) -> None:
+        """Let the server exit: it sees EOF on its end."""
+        _OwnerPipe._close_fd(self._fd)
+
+    @staticmethod
+    def _close_fd(box: list[int]) -> None:
+        if box[0] >= 0:
+            os.close(box[0])
+            box[0] = -1
 
 
 def _wait_gone(pid: int | None, started: int | None, timeout: float) -> None:

@@ -1,18 +1,25 @@
-"""An optional fork server that starts monitors without a new interpreter each time.
+"""The fork server: starts monitors without a new interpreter each time.
 
 The server is single-threaded and imports the monitor's modules once; for each
 request it forks, and the child becomes the monitor exactly as if started by
 ``python -I -S`` (same ``main``, same detach, same one-line handshake, written to
 the requesting connection). This removes interpreter start-up and imports from
-every container start. Opt in with ``Engine(forkserver=True)`` or SHOAL_FORKSERVER=1.
+every container start.
 Protocol: one JSON line ``{"op": "spawn", "state_dir", "run_dir"}`` -> the handshake
-line; ``{"op": "exit"}`` stops the server.
+line; ``{"op": "ping"}`` -> ``{"ok": true}``; ``{"op": "exit"}`` stops the server.
+
+It is the Engine's default (``Engine(forkserver=False)`` or SHOAL_FORKSERVER=0 turn
+it off): it is a separate single-threaded process started with fork+exec, so a
+multi-threaded caller (the asyncio daemon and its executor threads) never forks
+itself; every monitor is a fork of this process, which never runs a thread. It
+lives as long as the Engine that started it (an owner pipe: EOF ends it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -42,10 +49,12 @@ def _read_line(conn: socket.socket) -> dict:
     return json.loads(buf) if buf.strip() else {}
 
 
-def _child(listener: socket.socket, conn: socket.socket, req: dict) -> None:
+def _child(listener: socket.socket, conn: socket.socket, req: dict, owner: int) -> None:
     """In the forked child: become a monitor whose stdout is the requesting connection."""
     try:
         listener.close()
+        if owner >= 0:
+            os.close(owner)
         os.setsid()
         err = os.open(os.path.join(req["state_dir"], "monitor.log"),
                       os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -64,8 +73,32 @@ def _child(listener: socket.socket, conn: socket.socket, req: dict) -> None:
         os._exit(0)
 
 
-def serve(sock_path: str) -> None:
-    """Accept spawn requests until told to exit."""
+def _answer(listener: socket.socket, conn: socket.socket, owner: int) -> bool:
+    """Serve one connection; False when told to exit."""
+    req = _read_line(conn)
+    op = req.get("op")
+    if op == "exit":
+        return False
+    if op == "ping":
+        conn.sendall(encode({"ok": True}))
+    elif op == "spawn":
+        pid = os.fork()
+        if pid == 0:
+            _child(listener, conn, req, owner)
+        os.waitpid(pid, 0)  # the child detaches at once (monitor main forks again)
+    else:
+        conn.sendall(encode({"ok": False, "message": "unknown op"}))
+    return True
+
+
+def serve(sock_path: str, owner: int = -1) -> None:
+    """Accept requests until told to exit or, given an ``owner`` pipe fd, until its writer is gone.
+
+    The process detaches first (the starter reaps it at once), so no zombie is left with the
+    caller when the server exits on its own.
+    """
+    if os.fork():
+        os._exit(0)
     _preload()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
@@ -75,27 +108,27 @@ def serve(sock_path: str) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)
     os.close(null)
-    while True:
+    watched = [listener] + ([owner] if owner >= 0 else [])
+    running = True
+    while running:
+        ready, _, _ = select.select(watched, [], [])
+        if listener not in ready:
+            break  # EOF on the owner pipe: the Engine that started this server is gone
         conn, _ = listener.accept()
         try:
-            req = _read_line(conn)
-            if req.get("op") == "exit":
+            running = _answer(listener, conn, owner)
+            if not running:  # gone from the path before the reply: a new server can start at once
+                os.unlink(sock_path)
+                listener.close()
                 conn.sendall(encode({"ok": True}))
-                break
-            if req.get("op") != "spawn":
-                conn.sendall(encode({"ok": False, "message": "unknown op"}))
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _child(listener, conn, req)
-            os.waitpid(pid, 0)  # the child detaches at once (monitor main forks again)
         except (OSError, ValueError):
             pass
         finally:
             conn.close()
-    listener.close()
-    os.unlink(sock_path)
+    if running:
+        os.unlink(sock_path)
+        listener.close()
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else -1)
