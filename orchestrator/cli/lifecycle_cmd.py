@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from orchestrator.cli.client import Client, project_name
 from orchestrator.cli.progress import Progress, consume
@@ -17,14 +17,20 @@ TITLES = {"start": "Running", "stop": "Stopping", "restart": "Restarting", "kill
 
 
 def project_action(args: argparse.Namespace, name: str, verb: str, body: dict,
-                   client: Client | None = None) -> int:
-    """POST /projects/{name}/{verb}, show its progress, and return the exit code it ended with."""
+                   client: Client | None = None,
+                   explain: Callable[[str], str] | None = None) -> int:
+    """POST /projects/{name}/{verb}, show its progress, and return the exit code it ended with.
+
+    On failure the daemon's one-line message is printed, passed through ``explain`` if given.
+    """
     client = client or Client()
     progress = Progress(getattr(args, "progress", "auto"), title=TITLES.get(verb, "Running"))
     result = consume(client.stream("POST", f"/projects/{name}/{verb}", body), progress)
     if result.get("ok"):
         return int(result.get("exit_code") or 0)
     message = result.get("message") or f"{verb} failed"
+    if explain is not None:
+        message = explain(message)
     print(message, file=sys.stderr)
     return int(result.get("exit_code") or 1)
 

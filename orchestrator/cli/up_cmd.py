@@ -21,7 +21,7 @@ from orchestrator.cli.lifecycle_cmd import add_timeout_flag, project_action
 from orchestrator.cli.logs_cmd import Followers, LogPrinter, container_number, display_name, use_color
 from orchestrator.cli.scale_cmd import parse_scale
 
-__all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339", "will_restart"]
+__all__ = ["register", "run", "build_options", "validate", "Attacher", "now_rfc3339", "will_restart", "not_ready"]
 
 POLL_INTERVAL = 1.0  # seconds without news before the container list is checked
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     body["options"] = build_options(args, services)
     client = Client()
     since = now_rfc3339()
-    rc = project_action(args, name, "up", body, client)
+    rc = project_action(args, name, "up", body, client, _explainer(client, name, services))
     if rc != 0 or args.detach or args.wait or args.no_start:
         return rc
     attached = list(args.attach or args.services or services)
@@ -302,6 +302,30 @@ class Attacher:
 
 def _entry(row: dict) -> dict:
     return {"service": row.get("Service"), "number": container_number(row), "container": row.get("Name")}
+
+
+def _explainer(client: Client, name: str, services: list[str]) -> Any:
+    """A failure message rewriter: name the containers not ready when the message names no service."""
+    def explain(message: str) -> str:
+        if any(s in message for s in services):
+            return message
+        try:
+            rows = client.call("GET", f"/projects/{name}/containers", query={"all": True}) or []
+        except Exception:  # noqa: BLE001 - the plain message is still right
+            return message
+        return message + not_ready(rows)
+    return explain
+
+
+def not_ready(rows: list[dict]) -> str:
+    """` (web-1 is unhealthy, db-1 is exited)` for containers that are neither healthy nor running."""
+    bad = []
+    for r in sorted(rows, key=lambda r: r.get("Name", "")):
+        if r.get("Health") in ("unhealthy", "starting"):
+            bad.append(f"{r.get('Name')} is {r['Health']}")
+        elif r.get("State") not in ("running",) and not (r.get("State") == "exited" and not r.get("ExitCode")):
+            bad.append(f"{r.get('Name')} is {r.get('State')}")
+    return f" ({', '.join(bad)})" if bad else ""
 
 
 def will_restart(service: dict, code: int, restarts: int) -> bool:

@@ -326,3 +326,17 @@ def test_lifecycle_verbs_on_a_real_container(env, tmp_path):
     assert len(states()) == 2
     assert env.shoal("rm", "-f", cwd=cwd).returncode == 0
     assert states() == []
+
+
+def test_up_wait_on_an_unhealthy_service_fails_naming_it(env, tmp_path):
+    proj = tmp_path / "sick"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(
+        "name: sick\nservices:\n  bad:\n    image: busybox:latest\n    command: [sleep, '300']\n"
+        "    healthcheck:\n      test: [CMD, 'false']\n      interval: 1s\n      retries: 1\n      timeout: 1s\n")
+    env.start_daemon()
+    env.wait_ready()
+    env.projects.append(str(proj))
+    r = env.shoal("--progress", "plain", "up", "--wait", "--wait-timeout", "15", cwd=str(proj), timeout=90)
+    assert r.returncode != 0
+    assert "bad" in r.stderr.splitlines()[-1]

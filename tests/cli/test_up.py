@@ -199,3 +199,15 @@ def test_exit_line_says_restarting_from_the_policy(cli, fake, project):
     fake.hold_streams = True
     r = cli("up", "--no-color", "--abort-on-container-exit")
     assert r.stdout.splitlines()[1] == "web-1 exited with code 1 (restarting)"
+
+
+def test_a_failure_that_names_no_service_gets_the_containers_not_ready(cli, fake):
+    fake.containers["demo"] = [container("demo", "db", 1, Health="unhealthy"),
+                               container("demo", "job", 1, state="exited", exit_code=0),
+                               container("demo", "web", 1, state="created")]
+    fake.result = {"type": "result", "ok": False, "message": "timed out after 15s", "exit_code": 1}
+    r = cli("--progress", "quiet", "up", "--wait")
+    assert r.returncode == 1
+    assert r.stderr == "timed out after 15s (demo-db-1 is unhealthy, demo-web-1 is created)\n"
+    fake.result["message"] = "service web: image not found"
+    assert cli("--progress", "quiet", "up", "-d").stderr == "service web: image not found\n"
