@@ -22,6 +22,7 @@ from orchestrator.compose.model import Project
 from orchestrator.daemon.adopt import discard_half_created, interrupted_start
 from orchestrator.daemon.events import EventBus
 from orchestrator.daemon.probes import ProbeManager
+from orchestrator.daemon.progress import BecameHealthy
 from orchestrator.daemon.specs import SpecMaker
 from orchestrator.daemon.state import ProjectRecord, SlotRecord, StateDB
 from orchestrator.daemon.watch import Seen, StateWatcher
@@ -143,6 +144,8 @@ class Reconciler:
                 task.add_done_callback(_log_failure)
             self.bus.emit("container", "health_status", cid, seen.project, seen.service, seen.number,
                           name=seen.name, health_status=after.status)
+            if after.status == "healthy" and self.listeners.get(seen.project):
+                self._fanout(seen.project)(ExecEvent("info", BecameHealthy(seen.service, seen.name)))
         slot = self.db.slots(seen.project).get(seen.name) or SlotRecord(seen.name, seen.project, seen.service)
         self.db.put_slot(replace(slot, health=health_record(after)))
         self.queue.add(seen.project)

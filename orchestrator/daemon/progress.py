@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from orchestrator.reconciler.actions import (CreateContainer, CreateNetwork, CreateVolume, DependencyFailed,
+from dataclasses import dataclass
+
+from orchestrator.reconciler.actions import (Action, CreateContainer, CreateNetwork, CreateVolume, DependencyFailed,
                                              MarkFailed, RemoveContainer, RemoveNetwork, RemoveVolume,
                                              ReplaceUnhealthy, RestartContainer, StartContainer,
                                              StopContainer, WaitFor, Warn)
 from orchestrator.reconciler.executor import ExecEvent
 
-__all__ = ["Progress", "line_of"]
+__all__ = ["Progress", "line_of", "BecameHealthy"]
 
 _WORDS = {
     CreateContainer: ("Creating", "Started"), StartContainer: ("Starting", "Started"),
@@ -20,6 +22,18 @@ _WORDS = {
     CreateNetwork: ("Creating", "Created"), CreateVolume: ("Creating", "Created"),
     RemoveNetwork: ("Removing", "Removed"), RemoveVolume: ("Removing", "Removed"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class BecameHealthy(Action):
+    """Not a plan action: a replica's health check passed (shown as ``Healthy`` to open operations)."""
+
+    service: str = ""
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.name
 
 
 def line_of(ev: ExecEvent) -> dict[str, Any] | None:
@@ -35,6 +49,8 @@ def line_of(ev: ExecEvent) -> dict[str, Any] | None:
                     "message": getattr(a, "message", "") or getattr(a, "reason", "")}
         if isinstance(a, Warn):
             return {"type": "warning", "message": a.message}
+        if isinstance(a, BecameHealthy):
+            return {"type": "progress", "id": a.name, "service": a.service, "status": "Healthy", "message": ""}
         return None
     words = _WORDS.get(type(a))
     if words is None:

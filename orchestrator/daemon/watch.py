@@ -45,16 +45,17 @@ class StateWatcher:
         try:
             state = read_json(os.path.join(base, "state.json")).get("state", "")
             if old is None:
-                labels = dict(read_json(os.path.join(base, "config.json"))["spec"].get("labels") or [])
+                config = read_json(os.path.join(base, "config.json"))
+                labels, name = dict(config["spec"].get("labels") or []), str(config.get("name", cid))
             else:
-                labels = {}
+                labels, name = {}, old.name
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if old is not None:
             return Seen(mtime, state, old.project, old.service, old.name, old.number)
         number = labels.get("com.docker.compose.container-number", "0")
         return Seen(mtime, state, labels.get("com.docker.compose.project", ""),
-                    labels.get("com.docker.compose.service", ""), base.rsplit("/", 1)[-1],
+                    labels.get("com.docker.compose.service", ""), name,
                     int(number) if str(number).isdigit() else 0)
 
     def scan(self) -> None:

@@ -66,7 +66,9 @@ services:
 
 def test_up_honours_dependency_conditions_and_down_leaves_nothing(daemon, tmp_path):
     result = up(daemon, tmp_path, "st", STACK)
-    assert any(p.get("status") == "Waiting" for p in result["progress"])
+    statuses = [(p.get("id"), p.get("status")) for p in result["progress"]]
+    assert ("web", "Waiting") in statuses and ("st-db-1", "Healthy") in statuses
+    assert statuses.index(("st-db-1", "Healthy")) < statuses.index(("st-web-1", "Started"))
     rows = by_name(ps(daemon, "st"))
     assert set(rows) == {"st-db-1", "st-migrate-1", "st-web-1"}
     assert rows["st-web-1"]["State"] == "running" and rows["st-db-1"]["Health"] == "healthy"

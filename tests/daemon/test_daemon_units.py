@@ -233,3 +233,24 @@ def test_events_convert_for_the_mqtt_bridge():
                    "project": "p", "service": "s", "number": 2, "attributes": {"exitCode": 1}})
     assert (ev.time, ev.action, ev.number, dict(ev.attributes)) == (1_700_000_000.5, "die", 2, {"exitCode": 1})
     assert to_event({"time": "0", "type": "nonsense", "action": "x"}) is None
+
+
+def test_state_watcher_reports_changes_with_names(tmp_path):
+    from orchestrator.daemon.watch import StateWatcher
+    calls = []
+    w = StateWatcher(str(tmp_path), lambda cid, before, after: calls.append(
+        (cid, before and before.state, after and (after.state, after.name, after.project, after.number))))
+    d = tmp_path / "abc"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"name": "p-web-2", "spec": {"labels": [
+        ["com.docker.compose.project", "p"], ["com.docker.compose.container-number", "2"]]}}))
+    (d / "state.json").write_text('{"state": "running"}')
+    w.scan()
+    w.scan()  # nothing changed: nothing reported
+    (d / "state.json").write_text('{"state": "exited"}')
+    os.utime(d / "state.json", ns=(1, 1))
+    w.scan()
+    (d / "state.json").unlink()
+    w.scan()
+    assert calls == [("abc", None, ("running", "p-web-2", "p", 2)), ("abc", "running", ("exited", "p-web-2", "p", 2)),
+                     ("abc", "exited", None)]
