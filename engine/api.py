@@ -16,6 +16,7 @@ import secrets
 import select
 import shutil
 import signal as _signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ from engine.container.codec import spec_from_dict
 from engine.errors import (CommandNotFound, ContainerNotFound, EngineError, InvalidState,
                            MonitorUnavailable, StartFailed)
 from engine.monitor import logs as logmod
-from engine.monitor.protocol import ProtocolError, request
+from engine.monitor.protocol import ProtocolError, request, send
 from engine.monitor.trace import mark
 from engine.spec import ContainerSpec
 from engine.state import ContainerInfo, ContainerPaths, ExecResult, ExitStatus, LogLine, read_json
@@ -245,6 +246,7 @@ class Engine:
         while True:
             st = self._state(cid)
             if st["state"] == "exited":
+                mark("wait done")
                 return ExitStatus(st.get("exit_code", 0), st.get("signal", 0),
                                   bool(st.get("oom_killed")), st.get("error", ""))
             left = None if deadline is None else deadline - time.monotonic()
@@ -340,8 +342,36 @@ class Engine:
             yield LogLine(line.stream, line.message, line.time, timestamps)
         if follow:
             alive = lambda: self._state(cid)["state"] in ("running", "paused")  # noqa: E731
-            for line in logmod.follow(path, offset, alive):
-                yield LogLine(line.stream, line.message, line.time, timestamps)
+            with _ExitWatch(self._paths(cid).socket) as watch:
+                for line in logmod.follow(path, offset, alive, watch.pause):
+                    yield LogLine(line.stream, line.message, line.time, timestamps)
+
+
+class _ExitWatch:
+    """A pending ``wait`` request to a monitor: ``pause(t)`` sleeps up to ``t`` s or until PID 1 exits."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self.sock: socket.socket | None = None
+
+    def __enter__(self) -> "_ExitWatch":
+        try:
+            self.sock = send(self.socket_path, {"op": "wait"}, None)
+        except OSError:  # not running (or gone meanwhile): plain sleeps
+            self.sock = None
+        return self
+
+    def pause(self, seconds: float) -> None:
+        """Return after ``seconds``, or at once when the monitor has answered (PID 1 exited)."""
+        if self.sock is None:
+            time.sleep(seconds)
+        elif select.select([self.sock], [], [], seconds)[0]:
+            self.sock.close()  # answered: the caller's next state read sees "exited"
+            self.sock = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.sock is not None:
+            self.sock.close()
 
 
 class _OwnerPipe:

@@ -300,8 +300,10 @@ class Monitor:
             if pid == 0:
                 return
             if pid == self.pid1:
+                mark("pid 1 reaped")
                 self._kill_all(signal.SIGKILL, pid1_alive=False)
                 self._drain_all()
+                mark("output drained")
                 self.finish(status)
             elif pid in self.execs:
                 self.execs[pid].on_exit(status)
@@ -317,6 +319,7 @@ class Monitor:
             except Exception:  # noqa: BLE001 - a missing counter means "no OOM seen"
                 pass
             remove_cgroup(self.cgroup)
+            mark("cgroup removed")
         self.log.close()
         self.save(state="exited", pid=0, exit_code=128 + sig if sig else code, signal=sig,
                   oom_killed=oom, finished_at=now_rfc3339(), error=error)

@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any
 
-__all__ = ["encode", "bind_unix", "request", "ProtocolError"]
+__all__ = ["encode", "bind_unix", "send", "request", "ProtocolError"]
 
 
 class ProtocolError(OSError):
@@ -46,8 +46,8 @@ def bind_unix(path: str) -> socket.socket:
     return sock
 
 
-def request(path: str, msg: dict, timeout: float | None = 10.0) -> dict:
-    """Send one request to the monitor at ``path`` and return its reply."""
+def send(path: str, msg: dict, timeout: float | None = 10.0) -> socket.socket:
+    """Connect to the socket at ``path`` and send ``msg``; the caller reads the reply and closes."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock.settimeout(timeout)
     try:
@@ -57,6 +57,16 @@ def request(path: str, msg: dict, timeout: float | None = 10.0) -> dict:
         finally:
             os.close(dfd)
         sock.sendall(encode(msg))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def request(path: str, msg: dict, timeout: float | None = 10.0) -> dict:
+    """Send one request to the monitor at ``path`` and return its reply."""
+    sock = send(path, msg, timeout)
+    try:
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = sock.recv(65536)
