@@ -24,7 +24,8 @@ from engine.images.archive import import_rootfs
 from engine.images.store import ImageStore
 from engine.runtime import syscalls as sc
 
-__all__ = ["BootstrapError", "BootstrapResult", "parse_target", "clean_rootfs", "bootstrap", "DEFAULT_MIRROR"]
+__all__ = ["BootstrapError", "BootstrapResult", "parse_target", "clean_rootfs", "bootstrap", "bootstrap_busybox",
+           "DEFAULT_MIRROR"]
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _SUITE = re.compile(r"^(?:docker\.io/)?(?:library/)?debian:([a-z]+)(-slim)?$")
@@ -64,28 +65,69 @@ class BootstrapResult:
     seconds: float
 
 
+_BUSYBOX = re.compile(r"^(?:docker\.io/)?(?:library/)?busybox(?::([A-Za-z0-9_][A-Za-z0-9_.-]*))?$")
+
+
 def parse_target(ref: str) -> str:
-    """``debian:bookworm`` / ``debian:bookworm-slim`` -> ``bookworm``."""
+    """``debian:bookworm`` / ``debian:bookworm-slim`` -> ``bookworm``; ``busybox[:tag]`` -> ``busybox``."""
+    if _BUSYBOX.match(ref):
+        return "busybox"
     m = _SUITE.match(ref)
     if not m:
-        raise BootstrapError(f"{ref}: only debian:<suite> or debian:<suite>-slim can be bootstrapped")
+        raise BootstrapError(
+            f"{ref}: only debian:<suite>, debian:<suite>-slim or busybox[:tag] can be bootstrapped")
     return m.group(1)
 
 
-def _ensure_debootstrap(progress: Callable[[str], None]) -> str:
-    path = shutil.which("debootstrap")
+def _ensure_package(binary: str, package: str, progress: Callable[[str], None]) -> str:
+    """The path of ``binary``, installing Debian's ``package`` when it is missing."""
+    path = shutil.which(binary) or (binary if os.path.isabs(binary) and os.path.exists(binary) else None)
     if path:
         return path
-    progress("debootstrap is not installed: apt-get install -y debootstrap")
+    progress(f"{binary} is not installed: apt-get install -y {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "debootstrap"]):
+    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
         proc = subprocess.run(argv, env=env, capture_output=True, text=True)
         if proc.returncode:
             raise BootstrapError(f"{' '.join(argv)} failed: {proc.stderr.strip()[-400:]}")
-    path = shutil.which("debootstrap")
+    path = shutil.which(binary) or (binary if os.path.exists(binary) else None)
     if not path:
-        raise BootstrapError("debootstrap is still missing after apt-get install")
+        raise BootstrapError(f"{binary} is still missing after apt-get install {package}")
     return path
+
+
+def bootstrap_busybox(store: ImageStore, ref: str = "busybox:latest", *,
+                      progress: Callable[[str], None] | None = None) -> BootstrapResult:
+    """Import a busybox rootfs made from Debian's busybox-static as ``busybox:<tag>`` (and ``:latest``)."""
+    from engine.build.busybox import BUSYBOX, busybox_available, make_busybox_rootfs
+
+    say = progress or (lambda line: None)
+    started = time.monotonic()
+    _ensure_package(BUSYBOX, "busybox-static", say)
+    if not busybox_available():
+        raise BootstrapError(f"{BUSYBOX} is not a static binary: apt-get install busybox-static")
+    tag = _BUSYBOX.match(ref).group(1) or "latest"
+    try:  # already there: bootstrapping is idempotent, so scripts can call it every time
+        existing = store.lookup(f"busybox:{tag}")
+        return BootstrapResult(existing.id, [f"busybox:{tag}"], 0, time.monotonic() - started)
+    except Exception:
+        pass
+    work = tempfile.mkdtemp(prefix="bootstrap-", dir=store.tmp)
+    try:
+        rootfs = make_busybox_rootfs(os.path.join(work, "rootfs"))
+        size = _tree_size(rootfs)
+        names = [f"busybox:{tag}"] + (["busybox:latest"] if tag != "latest" else [])
+        say(f"importing busybox ({size / 1e6:.1f} MB) as {', '.join(names)}")
+        image = import_rootfs(store, rootfs, names[0], changes={"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]})
+        for name in names[1:]:
+            store.tag(image.id, name)
+        return BootstrapResult(image.id, names, size, time.monotonic() - started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _ensure_debootstrap(progress: Callable[[str], None]) -> str:
+    return _ensure_package("debootstrap", "debootstrap", progress)
 
 
 def _write(root: str, rel: str, text: str, mode: int = 0o644) -> None:
@@ -160,6 +202,8 @@ def bootstrap(store: ImageStore, ref: str, *, mirror: str | None = None,
     """debootstrap ``ref``'s suite, clean it, import it as ``debian:<suite>`` and ``debian:<suite>-slim``."""
     say = progress or (lambda line: None)
     suite = parse_target(ref)
+    if suite == "busybox":
+        return bootstrap_busybox(store, ref, progress=progress)
     mirror = mirror or os.environ.get("SHOAL_DEBIAN_MIRROR") or DEFAULT_MIRROR
     started = time.monotonic()
     tool = _ensure_debootstrap(say)

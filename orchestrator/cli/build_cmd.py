@@ -168,8 +168,8 @@ def _cmd_builder_prune(args: argparse.Namespace) -> int:
 
 
 def _add_bootstrap(sub: Any) -> None:
-    p = sub.add_parser("bootstrap", help="make a minimal Debian base image with debootstrap (offline builds)")
-    p.add_argument("image", help="debian:<suite> or debian:<suite>-slim, e.g. debian:bookworm-slim")
+    p = sub.add_parser("bootstrap", help="make a base image locally: Debian with debootstrap, or busybox (offline)")
+    p.add_argument("image", help="debian:<suite>, debian:<suite>-slim (e.g. debian:bookworm-slim) or busybox[:tag]")
     p.add_argument("--mirror", default=None, help="Debian mirror (default $SHOAL_DEBIAN_MIRROR or deb.debian.org)")
     p.set_defaults(func=_cmd_bootstrap)
 
