@@ -109,6 +109,20 @@ class DecompressingReader(io.RawIOBase):
         return "sha256:" + self.hash.hexdigest()
 
 
+_MAX_META = 1 << 20  # PAX records or a GNU long name/link: far more than any real layer needs
+_META_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+               tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses huge metadata headers, which tarfile would read whole into memory."""
+
+    def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _META_TYPES and self.size > _MAX_META:
+            raise LayerError(f"layer tar has a {self.size}-byte metadata header (limit {_MAX_META})")
+        return super()._proc_member(tf)
+
+
 def _parts(name: str) -> list[str]:
     """Split a tar name into components: absolute names become relative, '..' is refused."""
     parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -298,7 +312,7 @@ def unpack_layer(blob: str, compression: str, dest: str, diff_id: str | None = N
         reader = DecompressingReader(raw, compression)
         buffered = io.BufferedReader(reader, _CHUNK)
         try:
-            with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
+            with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2, tarinfo=_BoundedTarInfo) as tf:
                 apply_tar(tf, dest, allow_devices)
             buffered.read()
         except tarfile.TarError as exc:

@@ -91,3 +91,28 @@ def test_gzip_bomb_is_decompressed_in_bounded_memory():
         tracemalloc.stop()
     assert total == 512 + (256 << 20) + 1024
     assert peak < 32 << 20, f"peak {peak >> 20} MiB while decompressing"
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_huge_metadata_header_is_refused_without_reading_it_into_memory(tmp_path, kind):
+    from engine.images.errors import LayerError
+
+    header = tarfile.TarInfo("meta")
+    header.type, header.size = kind, 256 << 20  # a 256 MiB "file name" / PAX record block
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [comp.compress(header.tobuf(tarfile.GNU_FORMAT))]
+    block = bytes(1 << 20)
+    for _ in range(256):
+        out.append(comp.compress(block))
+    out.append(comp.compress(tar_bytes([file_entry("f", b"x")])))
+    out.append(comp.flush())
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"".join(out))
+    tracemalloc.start()
+    try:
+        with pytest.raises(LayerError, match="header"):
+            unpack_layer(str(blob), "gzip", str(tmp_path / "layer"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"peak {peak >> 20} MiB"
