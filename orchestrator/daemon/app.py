@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from engine.api import Engine
 from orchestrator.clock import Clock, SystemClock
@@ -52,12 +53,31 @@ class DaemonConfig:
 
 
 class DaemonEngine(Engine):
-    """The engine, with the first start serialised: concurrent first starts race on the seccomp cache file."""
+    """The engine with two races worked around: the first starts (seccomp cache file) and lookups
+    that read every container's config while another is being removed."""
 
     def __init__(self, root: str, run_dir: str) -> None:
         super().__init__(root, run_dir)
         self._first = threading.Lock()
         self._warm = False
+
+    def resolve(self, ref: str) -> str:
+        """Engine.resolve reads every config.json: retry when a concurrent remove deleted one meanwhile."""
+        for _ in range(5):
+            try:
+                return super().resolve(ref)
+            except FileNotFoundError:
+                continue
+        return super().resolve(ref)
+
+    def create(self, spec: Any) -> str:
+        for _ in range(5):
+            try:
+                return super().create(spec)
+            except FileNotFoundError as exc:  # another container vanished while names were read
+                if "config.json" not in str(exc):
+                    raise
+        return super().create(spec)
 
     def start(self, ref: str) -> None:
         if self._warm:

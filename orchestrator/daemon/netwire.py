@@ -121,7 +121,8 @@ class Networking:
 
     def unwire(self, cid: str, name: str) -> None:
         """Withdraw ports, endpoints, DNS records and the netns of a removed container."""
-        self.nm.unpublish(cid)
+        if self.nm.publications(cid):  # each call re-renders the nft table: only when needed
+            self.nm.unpublish(cid)
         for ep in self.nm.endpoints(cid):
             self.nm.detach(cid, ep.network)
         self.registry.remove(cid)
