@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import os
 import selectors
@@ -32,7 +32,7 @@ class ExecJob:
         self.mon, self.conn, self.status, self.on_done = mon, conn, None, on_done
         self.timed_out = False
         self.collected: list[list] = []  # [stream name, bytes] of outputs that reached EOF
-        stdin = base64.b64decode(req["stdin"]) if req.get("stdin") is not None else None
+        stdin = binascii.a2b_base64(req["stdin"]) if req.get("stdin") is not None else None
         pipes = make_pipes(bool(req.get("tty")), stdin is not None)
         errr, errw = os.pipe2(os.O_CLOEXEC)
         gor, gow = os.pipe2(os.O_CLOEXEC)
@@ -122,8 +122,8 @@ class ExecJob:
             return
         self.mon.reply(self.conn, {
             "exit_code": exit_code,
-            "stdout": base64.b64encode(streams.get("stdout", b"")).decode(),
-            "stderr": base64.b64encode(streams.get("stderr", b"")).decode(),
+            "stdout": binascii.b2a_base64(streams.get("stdout", b""), newline=False).decode(),
+            "stderr": binascii.b2a_base64(streams.get("stderr", b""), newline=False).decode(),
             "setup_error": self.error, "timed_out": self.timed_out})
 
     def kill(self) -> None:

@@ -18,9 +18,7 @@ import signal
 import socket
 import sys
 import time
-import traceback
-
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from engine.monitor.execs import ExecJob
 from engine.monitor.health import HealthProbe
@@ -33,7 +31,17 @@ from engine.runtime import syscalls as sc
 from engine.runtime.process import Stdio, container_child
 from engine.state import ContainerPaths, now_rfc3339, read_json, write_json_atomic
 
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable
+
 __all__ = ["Monitor", "main"]
+
+
+def _print_exc() -> None:
+    """Log the current exception to monitor.log (traceback is imported only when needed)."""
+    import traceback
+
+    traceback.print_exc()
 
 
 class Monitor:
@@ -173,7 +181,7 @@ class Monitor:
                 try:
                     self._dispatch(key)
                 except Exception:  # noqa: BLE001 - log it; the monitor must outlive any one request
-                    traceback.print_exc()
+                    _print_exc()
             if self.kill_deadline and time.monotonic() >= self.kill_deadline:
                 self.kill_deadline = 0.0
                 self._kill_all(signal.SIGKILL)
@@ -190,7 +198,7 @@ class Monitor:
             try:
                 fn(*args)
             except Exception:  # noqa: BLE001 - a failing timer must not stop the monitor
-                traceback.print_exc()
+                _print_exc()
 
     def _dispatch(self, key: selectors.SelectorKey) -> None:
         kind, arg = key.data
