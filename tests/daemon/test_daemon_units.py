@@ -254,3 +254,23 @@ def test_state_watcher_reports_changes_with_names(tmp_path):
     w.scan()
     assert calls == [("abc", None, ("running", "p-web-2", "p", 2)), ("abc", "running", ("exited", "p-web-2", "p", 2)),
                      ("abc", "exited", None)]
+
+
+def test_shoal_daemon_command_parses_the_daemon_flags():
+    import argparse
+
+    from orchestrator.cli import daemon_cmd
+    parser = argparse.ArgumentParser()
+    daemon_cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["daemon", "--root", "/r", "--run-dir", "/x", "--networking", "none"])
+    assert (args.root, args.run_dir, args.networking, args.log_level) == ("/r", "/x", "none", "info")
+    assert args.func is daemon_cmd.run
+
+
+def test_daemon_config_defaults_from_environment(monkeypatch):
+    from orchestrator.daemon.app import DaemonConfig
+    monkeypatch.setenv("SHOAL_ROOT", "/tmp/r")
+    monkeypatch.setenv("SHOAL_RUN", "/tmp/x")
+    cfg = DaemonConfig().resolved()
+    assert (cfg.root, cfg.run_dir, cfg.socket) == ("/tmp/r", "/tmp/x", "/tmp/x/shoald.sock")
+    assert DaemonConfig(root="/a", run_dir="/b").resolved().socket == "/b/shoald.sock"
