@@ -194,8 +194,26 @@ class Operations:
                 rec = ProjectRecord(name, {"name": name})
             await self.r.execute(rec, [a for a in actions if isinstance(a, ENGINE_ACTIONS)], progress.event)
             self.db.delete_project(name)
+            if body.get("rmi") in ("local", "all"):
+                await asyncio.to_thread(self._remove_images, project, body["rmi"], progress)
         self.r.bus.emit("project", "down", name, name)
         return _result(progress)
+
+    def _remove_images(self, project: Project, mode: str, progress: Progress) -> None:
+        """``down --rmi``: ``all`` removes every service image, ``local`` only those without ``image:``."""
+        from engine.images.store import ImageStore
+        store = ImageStore(self.r.specs.images_root)
+        refs = {svc.image or f"{project.name}-{svc.name}" for svc in project.services.values()
+                if mode == "all" or not svc.image}
+        for ref in sorted(refs):
+            try:
+                store.remove(ref)
+            except Exception as exc:  # not there (never built), or used by another name
+                progress.send({"type": "warning", "message": f"image {ref}: {exc}"})
+                continue
+            self.r.bus.emit("image", "delete", ref, project.name)
+            progress.send({"type": "progress", "id": f"image {ref}", "service": "", "status": "Removed",
+                           "message": ""})
 
     async def stop(self, name: str, body: dict[str, Any], progress: Progress) -> dict[str, Any]:
         rec = self.record(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -128,3 +129,12 @@ def test_run_one_off_and_wait(daemon, tmp_path):
     body["options"] = {"services": ["one"]}
     assert daemon.client.op("vb", "up", body)["ok"]
     assert daemon.client.request("POST", "/projects/vb/wait", {"services": ["one"]})["exit_code"] == 7
+
+
+def test_down_rmi_all_removes_the_service_images(daemon, tmp_path):
+    _up(daemon, tmp_path)
+    down = daemon.client.op("vb", "down", {"timeout": 1, "rmi": "all"})
+    assert down["ok"], down
+    assert ("image busybox:latest", "Removed") in [(p.get("id"), p.get("status")) for p in down["progress"]]
+    from engine.images.store import ImageStore
+    assert ImageStore(os.path.join(daemon.root, "images")).list() == []
