@@ -137,7 +137,7 @@ class Monitor:
         kernel, and freezing it mid-spawn stalls it: waiting here makes stop/pause right after
         start reliable (typically ~1 ms).
         """
-        deadline = time.monotonic() + budget
+        deadline, nap = time.monotonic() + budget, 0.0002  # the exec usually lands within 1 ms
         try:
             with open(f"/proc/{self.pid1}/cmdline", "rb") as f:
                 init_cmd = f.read()
@@ -156,7 +156,8 @@ class Monitor:
                             return
             except OSError:
                 return  # init already gone: the loop will reap it
-            time.sleep(0.001)
+            time.sleep(nap)
+            nap = min(nap * 2, 0.002)
 
     # -- loop --------------------------------------------------------------------------------
     def serve(self) -> None:
