@@ -363,12 +363,22 @@ def remove_cgroup(cgroup) -> None:
             time.sleep(0.01)
 
 
+def _name_process(name: str) -> None:
+    """Set the command name ps/top show (a fork-server monitor otherwise shows the server's)."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(name[:15])
+    except OSError:
+        pass
+
+
 def main(args: list[str]) -> None:
     """Entry point: ``main([state_dir, run_dir])``."""
     mark("monitor main")
     if os.fork():  # detach: the Engine reaps this parent at once; no zombie is left in the caller
         os._exit(0)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    _name_process("mon-" + os.path.basename(args[0])[:11])
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     mon = Monitor(ContainerPaths(args[0], args[1]))
