@@ -37,7 +37,7 @@ from engine.testing import make_busybox_rootfs  # noqa: E402
 
 RUNS = int(os.environ.get("SHOAL_BENCH_RUNS", "20"))
 WARMUP = 2
-OPS = ("run", "start", "exec", "stop", "pss_kb")
+OPS = ("run", "start", "exec", "stop", "cold", "pss_kb")
 Samples = dict[str, list[float]]
 
 
@@ -70,6 +70,12 @@ def shoal_round(eng: Engine, rootfs: str, i: int, out: Samples) -> None:
     out["pss_kb"].append(_monitor_pss(eng, cid))
     out["stop"].append(_timed(lambda: eng.stop(cid, timeout=10)))
     eng.remove(cid)
+    if eng.forkserver:  # the first start of an Engine also boots its fork server
+        eng.close()
+        cold = ContainerSpec(name=f"cold{i}", rootfs=rootfs, command=("/bin/true",))
+        out["cold"].append(_timed(lambda: holder.append(_started(eng, cold))))
+        eng.wait(holder[-1], 30)
+        eng.remove(holder[-1])
 
 
 def _started(eng: Engine, spec: ContainerSpec) -> str:
@@ -151,7 +157,7 @@ class Runc:
 def report(results: dict[str, Samples]) -> None:
     """Min/median per runtime and operation, then shoal/runc ratios (min and median)."""
     names = {"run": "run /bin/true (create+start+wait)", "start": "start (sleep, until running)",
-             "exec": "exec /bin/true", "stop": "stop"}
+             "exec": "exec /bin/true", "stop": "stop", "cold": "first start (boots the fork server)"}
     print(f"{RUNS} interleaved runs after {WARMUP} warm-ups; ms: min / median")
     print(f"  {'operation':36s}" + "".join(f"{rt:>22s}" for rt in results))
     for op, label in names.items():
@@ -169,7 +175,10 @@ def report(results: dict[str, Samples]) -> None:
         if rt == "runc":
             continue
         for op, label in names.items():
-            (lo, med), (blo, bmed) = _ms(r[op]), _ms(base[op])
+            ref = base[op] or (base["start"] if op == "cold" else [])  # runc has no server to boot
+            if not r[op] or not ref:
+                continue
+            (lo, med), (blo, bmed) = _ms(r[op]), _ms(ref)
             print(f"ratio {rt + '/runc':22s} {label:36s} min {lo / blo:5.2f}x  median {med / bmed:5.2f}x")
 
 
@@ -182,7 +191,7 @@ def main() -> int:
     try:
         rootfs = make_busybox_rootfs(os.path.join(tmp, "rootfs"))
         runners: dict[str, Callable[[int, Samples], None]] = {}
-        for label, fs in (("shoal", False), ("shoal+forkserver", True)):
+        for label, fs in (("shoal (fork server)", True), ("shoal (new interp.)", False)):
             eng = Engine(os.path.join(tmp, label, "root"), os.path.join(tmp, label, "run"), forkserver=fs)
             engines.append(eng)
             runners[label] = lambda i, out, eng=eng: shoal_round(eng, rootfs, i, out)
