@@ -72,10 +72,20 @@ class Notes:
             return self._pool
 
     def run(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
-        """Execute one statement in its own transaction; its rows as dicts."""
+        """Execute one statement in its own transaction; its rows as dicts.
+
+        A pooled connection the server or network dropped while idle is found closed
+        before anything is sent; it is thrown away and the statement tried once more.
+        """
+        from psycopg2 import InterfaceError
+        try:
+            return self._run_once(sql, args)
+        except InterfaceError:
+            return self._run_once(sql, args)
+
+    def _run_once(self, sql: str, args: tuple) -> list[dict[str, Any]]:
         pool = self._get_pool()
         conn = pool.getconn()
-        broken = False
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(sql, args)
@@ -83,11 +93,8 @@ class Notes:
                     return []
                 names = [d[0] for d in cur.description]
                 return [dict(zip(names, row)) for row in cur.fetchall()]
-        except Exception:
-            broken = bool(conn.closed)
-            raise
         finally:
-            pool.putconn(conn, close=broken)
+            pool.putconn(conn, close=bool(conn.closed))
 
     def list(self) -> list[dict[str, Any]]:
         """The latest 100 notes, newest first."""
