@@ -17,7 +17,7 @@ __all__ = ["register", "build_options", "image_name", "parse_build_args", "check
 
 
 def _fail(message: str) -> Exception:
-    from orchestrator.cli.main import ShoalError
+    from orchestrator.cli.errors import ShoalError
     return ShoalError(message)
 
 

@@ -24,19 +24,10 @@ API_TIMEOUT = 600.0
 AUTOSTART_WAIT = 8.0
 
 
-def _shoal_error_class() -> type[Exception]:
-    """The ShoalError that main() catches, also when main runs as ``python -m`` (``__main__``)."""
-    main_mod = sys.modules.get("__main__")
-    cls = getattr(main_mod, "ShoalError", None)
-    if isinstance(cls, type) and getattr(main_mod, "COMMAND_MODULES", None) is not None:
-        return cls
-    from orchestrator.cli.main import ShoalError as cls2
-    return cls2
-
-
 def error(message: str) -> Exception:
-    """A one-line user error (an instance of main's ShoalError)."""
-    return _shoal_error_class()(message)
+    """A one-line user error (the ShoalError that main() catches)."""
+    from orchestrator.cli.errors import ShoalError
+    return ShoalError(message)
 
 
 class ApiError(Exception):

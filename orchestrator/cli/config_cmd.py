@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         keep = set(args.services)
         unknown = sorted(keep - set(data.get("services", {})))
         if unknown:
-            from orchestrator.cli.main import ShoalError
+            from orchestrator.cli.errors import ShoalError
             raise ShoalError(f"no such service: {unknown[0]}")
         data = dict(data, services={k: v for k, v in data.get("services", {}).items() if k in keep})
     if args.quiet:

@@ -24,7 +24,7 @@ def store_root() -> str:
 
 
 def _fail(exc: Exception) -> "Exception":
-    from orchestrator.cli.main import ShoalError
+    from orchestrator.cli.errors import ShoalError
     return ShoalError(str(exc))
 
 
@@ -195,17 +195,35 @@ def _add_image_commands(sub: Any) -> None:
     tg.set_defaults(func=_run(_cmd_tag))
 
 
+def _project_or(project_fn: Callable[[argparse.Namespace], int],
+                store_fn: Callable[[argparse.Namespace], int], names: str) -> Callable[[argparse.Namespace], int]:
+    """Dispatch `pull`/`images` to the compose project (as docker compose) or to the image store."""
+    from orchestrator.cli import info_cmd
+
+    def handler(args: argparse.Namespace) -> int:
+        if info_cmd.wants_project(args, list(getattr(args, names))):
+            return project_fn(args)
+        if names == "images" and not args.images:
+            raise _fail(ValueError("pull: name an image, or run it next to a compose file"))
+        return store_fn(args)
+    return handler
+
+
 def register(subparsers: Any) -> None:
     """Add the image commands to the shoal parser."""
-    p = subparsers.add_parser("pull", help="pull images from a registry")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    from orchestrator.cli import info_cmd
+
+    p = subparsers.add_parser("pull", help="pull service images of the project, or the images named")
+    p.add_argument("images", nargs="*", metavar="SERVICE|IMAGE")
     p.add_argument("--platform")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=_run(_cmd_pull))
-    ls = subparsers.add_parser("images", help="list images")
+    info_cmd.add_project_pull_flags(p)
+    p.set_defaults(func=_project_or(info_cmd.project_pull, _run(_cmd_pull), "images"))
+    ls = subparsers.add_parser("images", help="list images used by the project's containers, or the store's")
+    ls.add_argument("services", nargs="*", metavar="SERVICE")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", choices=("table", "json"), default="table")
-    ls.set_defaults(func=_run(_cmd_ls))
+    ls.set_defaults(func=_project_or(info_cmd.project_images, _run(_cmd_ls), "services"))
     image = subparsers.add_parser("image", help="manage images")
     _add_image_commands(image.add_subparsers(dest="image_command", metavar="COMMAND", required=True))
     li = subparsers.add_parser("login", help="log in to a registry")

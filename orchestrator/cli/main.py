@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 
+from orchestrator.cli.errors import ShoalError
 from orchestrator.compose.errors import ComposeError
 
 __all__ = ["main", "build_parser", "ShoalError", "COMMAND_MODULES"]
@@ -21,15 +22,22 @@ __all__ = ["main", "build_parser", "ShoalError", "COMMAND_MODULES"]
 # Modules that contribute subcommands, in help order. A missing module is skipped
 # so that the CLI keeps working while a command is being written.
 COMMAND_MODULES = (
+    "orchestrator.cli.up_cmd",
+    "orchestrator.cli.down_cmd",
+    "orchestrator.cli.ps_cmd",
+    "orchestrator.cli.logs_cmd",
+    "orchestrator.cli.exec_cmd",
+    "orchestrator.cli.run_cmd",
+    "orchestrator.cli.lifecycle_cmd",
+    "orchestrator.cli.scale_cmd",
+    "orchestrator.cli.info_cmd",
+    "orchestrator.cli.events_cmd",
     "orchestrator.cli.config_cmd",
     "orchestrator.cli.images_cmd",
     "orchestrator.cli.build_cmd",
     "orchestrator.cli.convert_cmd",
+    "orchestrator.cli.daemon_cmd",
 )
-
-
-class ShoalError(Exception):
-    """A runtime error to show the user as one line (with the failing service named)."""
 
 
 def _add_global_flags(parser: argparse.ArgumentParser) -> None:

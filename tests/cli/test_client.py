@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import subprocess
 import sys
 
 import pytest
@@ -110,18 +112,14 @@ def test_cli_without_daemon_exits_1_with_one_line(shoal, fake):
     assert len(r.stderr.strip().splitlines()) == 1 and "cannot connect" in r.stderr
 
 
-def test_errors_are_the_class_main_catches_even_when_main_runs_as_dunder_main(monkeypatch):
-    import types
-    fake_main = types.ModuleType("__main__")
-
-    class MainShoalError(Exception):
-        pass
-    fake_main.ShoalError = MainShoalError
-    fake_main.COMMAND_MODULES = ()
-    monkeypatch.setitem(sys.modules, "__main__", fake_main)
-    assert type(client_mod.error("x")) is MainShoalError
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-    assert type(client_mod.error("x")) is ShoalError
+def test_errors_are_the_class_main_catches_when_main_runs_as_dunder_main(tmp_path):
+    """`python -m orchestrator.cli.main` loads main twice; errors from commands must still be one line."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n")
+    r = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "config", "nosuchservice"],
+                       cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2])})
+    assert r.returncode == 1
+    assert r.stderr.strip() == "no such service: nosuchservice"
 
 
 def test_permission_denied_on_the_socket_is_reported_not_autostarted(tmp_path, monkeypatch):
