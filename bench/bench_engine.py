@@ -166,7 +166,8 @@ def report(results: dict[str, Samples]) -> None:
         print(f"  {label:36s}{cells}")
     for rt, r in results.items():
         if r.get("pss_kb"):
-            print(f"  monitor PSS, {rt}: {min(r['pss_kb']):.0f} KiB min, {statistics.median(r['pss_kb']):.0f} median")
+            pss = r["pss_kb"]
+            print(f"  monitor PSS, {rt}: {min(pss):.0f} KiB min, {statistics.median(pss):.0f} median")
     base = results.get("runc")
     if not base:
         print("runc not installed: no ratios (apt-get install runc)")

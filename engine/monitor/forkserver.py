@@ -1,10 +1,10 @@
 """The fork server: starts monitors without a new interpreter each time.
 
 The server is single-threaded and imports the monitor's modules once; for each
-request it forks, and the child becomes the monitor exactly as if started by
-``python -I -S`` (same ``main``, same detach, same one-line handshake, written to
-the requesting connection). This removes interpreter start-up and imports from
-every container start.
+request it forks, and the child becomes the monitor as if started by
+``python -I -S`` (same ``main`` and one-line handshake, written to the requesting
+connection; no detach fork: the server ignores SIGCHLD, so the kernel reaps it).
+This removes interpreter start-up and imports from every container start.
 Protocol: one JSON line ``{"op": "spawn", "state_dir", "run_dir"}`` -> the handshake
 line; ``{"op": "ping"}`` -> ``{"ok": true}``; ``{"op": "exit"}`` stops the server.
 
@@ -64,7 +64,8 @@ def _child(listener: socket.socket, conn: socket.socket, req: dict, owner: int) 
         conn.close()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
-        monitor_main.main([req["state_dir"], req["run_dir"]])
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the monitor waits for its own children
+        monitor_main.main([req["state_dir"], req["run_dir"]], detach=False)
     except BaseException:  # noqa: BLE001 - never return into the server's loop
         import traceback
 
@@ -82,10 +83,8 @@ def _answer(listener: socket.socket, conn: socket.socket, owner: int) -> bool:
     if op == "ping":
         conn.sendall(encode({"ok": True}))
     elif op == "spawn":
-        pid = os.fork()
-        if pid == 0:
+        if os.fork() == 0:  # the child is the monitor; the kernel reaps it (SIGCHLD ignored)
             _child(listener, conn, req, owner)
-        os.waitpid(pid, 0)  # the child detaches at once (monitor main forks again)
     else:
         conn.sendall(encode({"ok": False, "message": "unknown op"}))
     return True
@@ -100,7 +99,7 @@ def serve(sock_path: str, owner: int = -1) -> None:
     if os.fork():
         os._exit(0)
     _preload()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_IGN)
     listener = bind_unix(sock_path)
     listener.setblocking(True)

@@ -372,10 +372,10 @@ def _name_process(name: str) -> None:
         pass
 
 
-def main(args: list[str]) -> None:
-    """Entry point: ``main([state_dir, run_dir])``."""
+def main(args: list[str], detach: bool = True) -> None:
+    """Entry point: ``main([state_dir, run_dir])``; the fork server's children need no ``detach``."""
     mark("monitor main")
-    if os.fork():  # detach: the Engine reaps this parent at once; no zombie is left in the caller
+    if detach and os.fork():  # the Engine reaps this parent at once; no zombie is left in the caller
         os._exit(0)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
     _name_process("mon-" + os.path.basename(args[0])[:11])
