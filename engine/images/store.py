@@ -80,6 +80,11 @@ class ImageStore:
         self.tmp = os.path.join(self.root, "tmp")
         for d in (self.blobs, os.path.join(self.layers, "l"), self.tmp):
             os.makedirs(d, exist_ok=True)
+        # Unpacked layers keep their setuid binaries and device nodes (as Docker does), so no
+        # other host user may walk into them: the layer tree is root-only, like /var/lib/docker.
+        for d in (self.layers, self.tmp):
+            if os.stat(d).st_mode & 0o077:
+                os.chmod(d, 0o700)
         if not os.path.exists(os.path.join(self.root, "oci-layout")):
             _atomic_write(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion":"1.0.0"}')
         if not os.path.exists(self.index_path):

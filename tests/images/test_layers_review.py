@@ -116,3 +116,17 @@ def test_huge_metadata_header_is_refused_without_reading_it_into_memory(tmp_path
     finally:
         tracemalloc.stop()
     assert peak < 32 << 20, f"peak {peak >> 20} MiB"
+
+
+def test_unpacked_layers_are_not_reachable_by_other_host_users(tmp_path):
+    """A hostile layer's setuid binary or device node must not be usable by another host user."""
+    import stat as _stat
+
+    from engine.images.store import ImageStore
+
+    root = tmp_path / "images"
+    (root / "layers").mkdir(parents=True)
+    (root / "layers").chmod(0o755)  # a store made by an older shoal
+    store = ImageStore(str(root))
+    for d in (store.layers, store.tmp):
+        assert _stat.S_IMODE(os.stat(d).st_mode) & 0o077 == 0
