@@ -13,15 +13,12 @@ import base64
 import json
 import os
 import secrets
-import select
 import shutil
 import signal as _signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import weakref
 from typing import Iterator, Sequence
 
 from engine.container import lifecycle
@@ -29,7 +26,8 @@ from engine.container.codec import spec_from_dict
 from engine.errors import (CommandNotFound, ContainerNotFound, EngineError, InvalidState,
                            MonitorUnavailable, StartFailed)
 from engine.monitor import logs as logmod
-from engine.monitor.protocol import ProtocolError, request, send
+from engine.monitor.client import ExitWatch, OwnerPipe, same_process, wait_gone
+from engine.monitor.protocol import ProtocolError, request
 from engine.monitor.trace import mark
 from engine.spec import ContainerSpec
 from engine.state import ContainerInfo, ContainerPaths, ExecResult, ExitStatus, LogLine, read_json
@@ -50,7 +48,7 @@ class Engine:
             forkserver = os.environ.get("SHOAL_FORKSERVER", "1") != "0"
         self.forkserver = forkserver
         self._fs_lock = threading.Lock()
-        self._fs_owner = _OwnerPipe()
+        self._fs_owner = OwnerPipe()
         self.root = os.path.abspath(root or os.environ.get("SHOAL_ROOT") or "/var/lib/shoal")
         self.run_dir = os.path.abspath(run_dir or os.environ.get("SHOAL_RUN") or "/run/shoal")
         self.containers_dir = os.path.join(self.root, "containers")
@@ -86,7 +84,7 @@ class Engine:
         """State from the file; a running state whose monitor is gone reads as exited."""
         paths = self._paths(cid)
         st = read_json(paths.state)
-        if st.get("state") in ("running", "paused") and not _same_process(st.get("monitor_pid"),
+        if st.get("state") in ("running", "paused") and not same_process(st.get("monitor_pid"),
                                                                          st.get("monitor_start")):
             st = read_json(paths.state)  # the monitor may have just finished writing
             if st.get("state") in ("running", "paused"):
@@ -115,7 +113,7 @@ class Engine:
         handshake = self._spawn_monitor(paths)
         mark("handshake read")
         if not handshake.get("ok"):
-            _wait_gone(handshake.get("monitor_pid"), handshake.get("monitor_start"), 5.0)  # leave nothing
+            wait_gone(handshake.get("monitor_pid"), handshake.get("monitor_start"), 5.0)  # leave nothing
             msg = handshake.get("message", "container setup failed")
             if handshake.get("kind") == "not_found":
                 raise CommandNotFound(msg)
@@ -293,7 +291,7 @@ class Engine:
             self.wait(cid, timeout=30)
         paths = self._paths(cid)
         st = read_json(paths.state)
-        _wait_gone(st.get("monitor_pid"), st.get("monitor_start"), 5.0)
+        wait_gone(st.get("monitor_pid"), st.get("monitor_start"), 5.0)
         lifecycle.release_cgroup(cid)
         shutil.rmtree(paths.run_dir, ignore_errors=True)
         shutil.rmtree(paths.state_dir, ignore_errors=True)
@@ -342,109 +340,6 @@ class Engine:
             yield LogLine(line.stream, line.message, line.time, timestamps)
         if follow:
             alive = lambda: self._state(cid)["state"] in ("running", "paused")  # noqa: E731
-            with _ExitWatch(self._paths(cid).socket) as watch:
+            with ExitWatch(self._paths(cid).socket) as watch:
                 for line in logmod.follow(path, offset, alive, watch.pause):
                     yield LogLine(line.stream, line.message, line.time, timestamps)
-
-
-class _ExitWatch:
-    """A pending ``wait`` request to a monitor: ``pause(t)`` sleeps up to ``t`` s or until PID 1 exits."""
-
-    def __init__(self, socket_path: str) -> None:
-        self.socket_path = socket_path
-        self.sock: socket.socket | None = None
-
-    def __enter__(self) -> "_ExitWatch":
-        try:
-            self.sock = send(self.socket_path, {"op": "wait"}, None)
-        except OSError:  # not running (or gone meanwhile): plain sleeps
-            self.sock = None
-        return self
-
-    def pause(self, seconds: float) -> None:
-        """Return after ``seconds``, or at once when the monitor has answered (PID 1 exited)."""
-        if self.sock is None:
-            time.sleep(seconds)
-        elif select.select([self.sock], [], [], seconds)[0]:
-            self.sock.close()  # answered: the caller's next state read sees "exited"
-            self.sock = None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.sock is not None:
-            self.sock.close()
-
-
-class _OwnerPipe:
-    """The write end of the pipe that keeps a fork server alive; closed on close() or collection."""
-
-    def __init__(self) -> None:
-        self._fd = [-1]
-        weakref.finalize(self, _OwnerPipe._close_fd, self._fd)
-
-    def open(self) -> int:
-        """A fresh pipe; returns the read end for the server (the previous write end is closed)."""
-        self.close()
-        r, w = os.pipe()  # both close-on-exec: no other child of this process inherits them
-        self._fd[0] = w
-        return r
-
-    def close(self) -> None:
-        """Let the server exit: it sees EOF on its end."""
-        _OwnerPipe._close_fd(self._fd)
-
-    @staticmethod
-    def _close_fd(box: list[int]) -> None:
-        if box[0] >= 0:
-            os.close(box[0])
-            box[0] = -1
-
-
-def _wait_gone(pid: int | None, started: int | None, timeout: float) -> None:
-    """Wait (bounded) until the monitor ``pid`` that started at ``started`` ticks has exited.
-
-    A pidfd becomes readable when the process exits, so this returns at once instead of on
-    the next tick of a poll; the start time is checked after opening it, so it is the right one.
-    """
-    deadline = time.monotonic() + timeout
-    if not _same_process(pid, started):
-        return
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:  # gone meanwhile, or no pidfd support: poll
-        fd = -1
-    try:
-        while _same_process(pid, started) and (left := deadline - time.monotonic()) > 0:
-            if fd >= 0:
-                select.select([fd], [], [], left)
-            else:
-                time.sleep(0.005)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _same_process(pid: int | None, started: int | None) -> bool:
-    """True while ``pid`` is alive and is still the process that started at ``started``."""
-    if not pid or not _alive(pid):
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return started is None or int(f.read().rsplit(b") ", 1)[1].split()[19]) == started
-    except (OSError, ValueError, IndexError):
-        return False
-
-
-def _alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().split(b") ", 1)[1][:1] != b"Z"
-    except OSError:
-        return False
