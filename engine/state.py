@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ __all__ = [
 
 def write_json_atomic(path: str, data: Any) -> None:
     """Write JSON to ``path`` via a fsynced temp file and rename: readers never see half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"  # unique per thread: writers never share it
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, json.dumps(data, sort_keys=True).encode())

@@ -98,6 +98,7 @@ def serve(sock_path: str, owner: int = -1) -> None:
     """
     if os.fork():
         os._exit(0)
+    os.chdir("/")  # its monitors inherit the cwd: never a directory of the caller's
     _preload()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_IGN)

@@ -378,6 +378,7 @@ def main(args: list[str], detach: bool = True) -> None:
     if detach and os.fork():  # the Engine reaps this parent at once; no zombie is left in the caller
         os._exit(0)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    os.chdir("/")  # hold no directory of the caller's (a container must never inherit a host cwd)
     _name_process("mon-" + os.path.basename(args[0])[:11])
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
