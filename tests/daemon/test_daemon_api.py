@@ -119,7 +119,7 @@ def test_crash_loop_backs_off_instead_of_spinning(daemon, tmp_path):
     assert 2 <= row["RestartCount"] <= 7, row
     assert row["State"] in ("restarting", "exited", "running")
     dies = [e for e in daemon.client.request("GET", "/events", since=0, project="cl") if e["action"] == "die"]
-    assert all(e["attributes"]["exitCode"] == 3 for e in dies)
+    assert dies and all(e["attributes"]["exitCode"] == 3 for e in dies), dies
 
 
 def test_unhealthy_replica_is_replaced(daemon, tmp_path):
