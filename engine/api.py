@@ -162,12 +162,20 @@ class Engine:
                 proc.wait()  # the server detached itself: this reaps only its starter
 
     def close(self) -> None:
-        """Stop the fork server of this run dir, if one runs (containers are not affected)."""
+        """Stop the fork server of this run dir, if one runs, and wait until it is gone.
+
+        Containers are not affected: their monitors are independent processes.
+        """
+        pid = started = None
         try:
+            pid = request(self._forkserver_sock, {"op": "ping"}, 5).get("pid")
+            started = _start_ticks(pid) if pid else None
             request(self._forkserver_sock, {"op": "exit"}, 5)
         except (OSError, ProtocolError, ValueError):
             pass
         self._fs_owner.close()
+        if pid and started is not None:
+            wait_gone(pid, started, 5.0)
 
     def _spawn_interpreter(self, paths: ContainerPaths) -> dict:
         """Run the monitor in a new interpreter (it daemonizes itself) and read its handshake."""
@@ -343,3 +351,12 @@ class Engine:
             with ExitWatch(self._paths(cid).socket) as watch:
                 for line in logmod.follow(path, offset, alive, watch.pause):
                     yield LogLine(line.stream, line.message, line.time, timestamps)
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The kernel start time of ``pid`` (tells a reused pid apart), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None

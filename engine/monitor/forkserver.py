@@ -6,7 +6,7 @@ request it forks, and the child becomes the monitor as if started by
 connection; no detach fork: the server ignores SIGCHLD, so the kernel reaps it).
 This removes interpreter start-up and imports from every container start.
 Protocol: one JSON line ``{"op": "spawn", "state_dir", "run_dir"}`` -> the handshake
-line; ``{"op": "ping"}`` -> ``{"ok": true}``; ``{"op": "exit"}`` stops the server.
+line; ``{"op": "ping"}`` -> ``{"ok": true, "pid": N}``; ``{"op": "exit"}`` stops the server.
 
 It is the Engine's default (``Engine(forkserver=False)`` or SHOAL_FORKSERVER=0 turn
 it off): it is a separate single-threaded process started with fork+exec, so a
@@ -81,7 +81,7 @@ def _answer(listener: socket.socket, conn: socket.socket, owner: int) -> bool:
     if op == "exit":
         return False
     if op == "ping":
-        conn.sendall(encode({"ok": True}))
+        conn.sendall(encode({"ok": True, "pid": os.getpid()}))
     elif op == "spawn":
         if os.fork() == 0:  # the child is the monitor; the kernel reaps it (SIGCHLD ignored)
             _child(listener, conn, req, owner)
@@ -120,7 +120,7 @@ def serve(sock_path: str, owner: int = -1) -> None:
             if not running:  # gone from the path before the reply: a new server can start at once
                 os.unlink(sock_path)
                 listener.close()
-                conn.sendall(encode({"ok": True}))
+                conn.sendall(encode({"ok": True, "pid": os.getpid()}))
         except (OSError, ValueError):
             pass
         finally:

@@ -395,7 +395,10 @@ def main(args: list[str], detach: bool = True) -> None:
         mon.save(state="exited", pid=0, exit_code=125, error=str(exc), finished_at=now_rfc3339())
     handshake["monitor_pid"], handshake["monitor_start"] = os.getpid(), start_time(os.getpid())
     mark("handshake")
-    os.write(1, encode(handshake))
+    try:
+        os.write(1, encode(handshake))
+    except OSError:  # whoever started us is gone (even SIGKILL): the container lives on regardless
+        pass
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
