@@ -25,6 +25,8 @@ def half_created(containers_dir: str) -> list[str]:
     """Container directories without a state file (called at start, before any create runs)."""
     out = []
     for cid in sorted(os.listdir(containers_dir)):
+        if cid.startswith("."):  # the engine's own staging area (.creating), cleaned by the engine
+            continue
         base = os.path.join(containers_dir, cid)
         if os.path.isdir(base) and not os.path.exists(os.path.join(base, "state.json")):
             out.append(cid)
@@ -33,6 +35,9 @@ def half_created(containers_dir: str) -> list[str]:
 
 def discard_half_created(engine: Any) -> list[str]:
     """Delete containers whose create never finished; returns their ids."""
+    from engine.container.lifecycle import discard_partial
+
+    discard_partial(engine.containers_dir, older_than=0.0)  # nothing is being created at start
     ids = half_created(engine.containers_dir)
     for cid in ids:
         log.warning("removing container %s: its create was interrupted", cid[:12])
