@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Collection
 
 from pyroute2 import IPRoute
 
@@ -18,9 +19,12 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def host_routes(ipr: IPRoute, ignore_prefix: str = "shl-") -> list:
-    """Every non-default route and address prefix of the host, except shoal's own bridges."""
-    ours = {l["index"] for l in ipr.link("dump") if l.get("ifname", "").startswith(ignore_prefix)}
+def host_routes(ipr: IPRoute, own_bridges: Collection[str] = ()) -> list:
+    """Every non-default route and address prefix of the host, except on ``own_bridges``.
+
+    Other state roots' bridges count like any host route, so two roots never plan one subnet.
+    """
+    ours = {l["index"] for l in ipr.link("dump") if l.get("ifname", "") in own_bridges}
     nets = []
     for fam in (2, 10):
         for r in ipr.route("dump", family=fam):
@@ -50,13 +54,16 @@ def set_sysctl(path: str, value: str) -> None:
         f.write(value)
 
 
-def ensure_bridge(ipr: IPRoute, name: str, addrs: list[tuple[str, int]], mtu: int) -> int:
+def ensure_bridge(ipr: IPRoute, name: str, addrs: list[tuple[str, int]], mtu: int,
+                  owner: str = "") -> int:
     """Create (or adopt) bridge ``name`` with these addresses, up, route_localnet on; its index."""
     idx = link_index(ipr, name)
     if idx is None:
         ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
         idx = link_index(ipr, name)
         assert idx is not None
+    if owner:
+        ipr.link("set", index=idx, ifalias=owner)
     have = {(a.get("address"), a["prefixlen"]) for a in ipr.addr("dump", index=idx)}
     for address, plen in addrs:
         if (address, plen) not in have:
@@ -79,6 +86,7 @@ def delete_link(ipr: IPRoute, name: str) -> bool:
     return True
 
 
-def links_with_prefix(ipr: IPRoute, prefix: str) -> list[str]:
-    """Names of links starting with ``prefix``."""
-    return sorted(l.get("ifname") for l in ipr.link("dump") if l.get("ifname", "").startswith(prefix))
+def links_with_prefix(ipr: IPRoute, prefix: str, owner: str | None = None) -> list[str]:
+    """Names of links starting with ``prefix`` (only those whose ifalias is ``owner`` when given)."""
+    return sorted(l.get("ifname") for l in ipr.link("dump") if l.get("ifname", "").startswith(prefix)
+                  and (owner is None or l.get("ifalias") == owner))

@@ -4,12 +4,16 @@ Why the ``nft`` CLI and not pyroute2's nftables module: the CLI takes the whole
 table as one atomic transaction in the readable syntax the research validated
 (numgen maps, fib, ct status), while pyroute2's module only offers raw netlink
 expressions. One exec costs ~10 ms, and rules change only on create/publish.
-Everything lives in the table ``inet shoal``; rules live in the kernel, so
-published ports keep working while the daemon is gone.
+Everything of one state root lives in its own table ``inet shoal_<8 hex>``
+(``table_name(root)``), so daemons with different roots never overwrite or
+delete each other's rules; rules live in the kernel, so published ports keep
+working while the daemon is gone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -17,11 +21,20 @@ from dataclasses import dataclass
 from engine.network.errors import NetworkError
 from engine.network.types import Network, Publication
 
-__all__ = ["TABLE", "Ruleset", "render", "apply", "delete_table", "table_exists",
+__all__ = ["TABLE", "table_name", "root_tag", "Ruleset", "render", "apply", "delete_table", "table_exists",
            "ensure_forward_accept", "remove_forward_accept", "flush_udp_conntrack"]
 
-TABLE = "shoal"
-_COMMENT = "shoal"
+TABLE = "shoal"  # the prefix of every shoal table (and the name older versions used)
+
+
+def root_tag(root: str) -> str:
+    """8 hex naming one state root in kernel objects (sha256 of its absolute path)."""
+    return hashlib.sha256(os.path.abspath(root).encode()).hexdigest()[:8]
+
+
+def table_name(root: str) -> str:
+    """The nft table of the state root ``root``: ``shoal_<root_tag>``."""
+    return f"{TABLE}_{root_tag(root)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +44,13 @@ class Ruleset:
     networks: tuple[Network, ...]
     publications: tuple[Publication, ...]
     preserve_client_ip: bool = True  # br_netfilter on: only the self-hairpin is masqueraded
+    table: str = TABLE  # table_name(root) of the state root the ruleset belongs to
 
 
 def render(rs: Ruleset) -> str:
-    """The nft script replacing table ``inet shoal`` atomically."""
-    lines = [f"table inet {TABLE}", f"delete table inet {TABLE}", f"table inet {TABLE} {{"]
+    """The nft script replacing the root's table atomically."""
+    t = rs.table
+    lines = [f"table inet {t}", f"delete table inet {t}", f"table inet {t} {{"]
     lines += _chain("raw_pre", "type filter hook prerouting priority raw; policy accept;",
                     _raw_rules(rs))
     lines += _chain("nat_pre", "type nat hook prerouting priority dstnat; policy accept;",
@@ -126,25 +141,25 @@ def _nft(script: str, check: bool = False) -> None:
 
 
 def apply(rs: Ruleset) -> None:
-    """Replace table ``inet shoal`` with the rendered ruleset, atomically."""
+    """Replace the ruleset's table with the rendered ruleset, atomically."""
     _nft(render(rs))
 
 
-def table_exists() -> bool:
-    """True when table ``inet shoal`` is loaded."""
-    proc = subprocess.run(["nft", "list", "table", "inet", TABLE], capture_output=True)
+def table_exists(table: str = TABLE) -> bool:
+    """True when table ``inet <table>`` is loaded."""
+    proc = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True)
     return proc.returncode == 0
 
 
-def delete_table() -> None:
-    """Remove table ``inet shoal`` if present."""
-    _nft(f"table inet {TABLE}\ndelete table inet {TABLE}\n")
+def delete_table(table: str = TABLE) -> None:
+    """Remove table ``inet <table>`` if present (only that one: other roots keep theirs)."""
+    _nft(f"table inet {table}\ndelete table inet {table}\n")
 
 
 # -- coexistence with a FORWARD policy DROP (Docker) -----------------------------------------
 # An nft accept ends only its own base chain; a drop in another table's FORWARD still kills
 # the packet. So where an iptables FORWARD chain drops by policy, shoal inserts its own
-# accepts (marked with a comment) into DOCKER-USER when it exists, else FORWARD, through the
+# accepts (marked with a per-root comment ``shoal:<root_tag>``) into DOCKER-USER when it exists, else FORWARD, through the
 # same iptables flavour, so Docker's own tooling keeps parsing its tables.
 
 def _iptables(flavour: str, *args: str) -> subprocess.CompletedProcess:
@@ -152,9 +167,9 @@ def _iptables(flavour: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([f"iptables-{flavour}", "-w", *args], capture_output=True, text=True)
 
 
-def _accept_specs() -> list[list[str]]:
-    """The rules shoal needs in a dropping FORWARD chain."""
-    tag = ["-m", "comment", "--comment", _COMMENT, "-j", "ACCEPT"]
+def _accept_specs(tag_: str) -> list[list[str]]:
+    """The rules one root needs in a dropping FORWARD chain, marked with its comment."""
+    tag = ["-m", "comment", "--comment", f"{TABLE}:{tag_}", "-j", "ACCEPT"]
     return [["-i", "shl-+", *tag],
             ["-o", "shl-+", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT", *tag]]
 
@@ -184,21 +199,21 @@ def _dropping_chains() -> list[tuple[str, str]]:
     return found
 
 
-def ensure_forward_accept() -> list[tuple[str, str]]:
-    """Insert shoal's accepts where a FORWARD policy DROP would eat its traffic; idempotent."""
+def ensure_forward_accept(tag: str) -> list[tuple[str, str]]:
+    """Insert root ``tag``'s accepts where a FORWARD policy DROP would eat its traffic; idempotent."""
     chains = _dropping_chains()
     for flavour, chain in chains:
-        for spec in _accept_specs():
+        for spec in _accept_specs(tag):
             if _iptables(flavour, "-C", chain, *spec).returncode != 0:
                 _iptables(flavour, "-I", chain, "1", *spec)
     return chains
 
 
-def remove_forward_accept() -> None:
-    """Delete every accept rule shoal inserted (found by its comment)."""
+def remove_forward_accept(tag: str) -> None:
+    """Delete the accept rules root ``tag`` inserted (found by its comment); other roots keep theirs."""
     for flavour in _flavours():
         for chain in ("DOCKER-USER", "FORWARD"):
-            for spec in _accept_specs():
+            for spec in _accept_specs(tag):
                 try:
                     while _iptables(flavour, "-D", chain, *spec).returncode == 0:
                         pass

@@ -50,6 +50,9 @@ class NetworkManager(PublishMixin):
         self.netns_dir = os.path.join(self.run_dir, "netns")
         self.host_netns = host_netns
         self.store = StateStore(self.root)
+        self.tag = firewall.root_tag(self.root)
+        self.table = firewall.table_name(self.root)  # this root's own nft table
+        self.owner = f"{firewall.TABLE}:{self.tag}"  # ifalias of this root's bridges and veths
         self._placeholders: dict[str, socket.socket] = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -65,7 +68,7 @@ class NetworkManager(PublishMixin):
         return self._host(body)
 
     def _apply_rules(self, st: State) -> None:
-        """Re-render and load table ``inet shoal`` from ``st``."""
+        """Re-render and load this root's table from ``st`` (deleted when nothing is left)."""
         def body():
             try:
                 with open("/proc/sys/net/bridge/bridge-nf-call-iptables") as f:
@@ -73,11 +76,12 @@ class NetworkManager(PublishMixin):
             except OSError:
                 brnf = False
             rs = firewall.Ruleset(tuple(st.networks[n] for n in sorted(st.networks)),
-                                  tuple(st.publications[k] for k in sorted(st.publications)), brnf)
+                                  tuple(st.publications[k] for k in sorted(st.publications)), brnf,
+                                  self.table)
             if st.networks or st.publications:
                 firewall.apply(rs)
             else:
-                firewall.delete_table()
+                firewall.delete_table(self.table)
         self._host(body)
 
     # -- netns files ---------------------------------------------------------------------
@@ -139,7 +143,8 @@ class NetworkManager(PublishMixin):
         taken = {n: ipaddress.ip_network(x.subnet) for n, x in st.networks.items()}
         taken.update({f"{n} (v6)": ipaddress.ip_network(x.subnet6)
                       for n, x in st.networks.items() if x.subnet6})
-        routes, host_mtu = self._host_ipr(lambda ipr: (bridge.host_routes(ipr), bridge.default_mtu(ipr)))
+        own = {n.bridge for n in st.networks.values()}
+        routes, host_mtu = self._host_ipr(lambda ipr: (bridge.host_routes(ipr, own), bridge.default_mtu(ipr)))
         plan = ipam.plan_ipv4(cfg.name, v4[0] if v4 else None, taken, routes)
         opts = dict(cfg.driver_opts)
         raw = next((opts[k] for k in _MTU_OPTS if k in opts), host_mtu)
@@ -148,15 +153,15 @@ class NetworkManager(PublishMixin):
             raise NetworkError(f"network {cfg.name}: invalid MTU {raw!r}")
         sub6, gw6 = ipam.plan_ipv6(cfg.name, taken, v6[0] if v6 else None) \
             if cfg.enable_ipv6 else ("", "")
-        return Network(name=cfg.name, bridge=BRIDGE_PREFIX + _short(cfg.name), subnet=str(plan.subnet),
+        return Network(name=cfg.name, bridge=BRIDGE_PREFIX + _short(self.root, cfg.name),
+                       subnet=str(plan.subnet),
                        gateway=str(plan.gateway), ip_range=str(plan.ip_range or ""),
                        internal=cfg.internal, subnet6=str(sub6), gateway6=str(gw6), mtu=mtu)
 
-    @staticmethod
-    def _realize_bridge(ipr: IPRoute, net: Network) -> int:
-        """Make the bridge, its gateway addresses and the forwarding sysctls."""
+    def _realize_bridge(self, ipr: IPRoute, net: Network) -> int:
+        """Make the bridge (labelled with this root), its gateway addresses and the forwarding sysctls."""
         plen = ipaddress.ip_network(net.subnet).prefixlen
-        idx = bridge.ensure_bridge(ipr, net.bridge, [(net.gateway, plen)], net.mtu)
+        idx = bridge.ensure_bridge(ipr, net.bridge, [(net.gateway, plen)], net.mtu, self.owner)
         if net.gateway6:
             bridge.set_sysctl(f"net/ipv6/conf/{net.bridge}/accept_dad", "0")
             have = {a.get("address") for a in ipr.addr("dump", index=idx, family=10)}
@@ -167,7 +172,7 @@ class NetworkManager(PublishMixin):
             bridge.set_sysctl("net/ipv4/ip_forward", "1")
             if net.gateway6:
                 bridge.set_sysctl("net/ipv6/conf/all/forwarding", "1")
-            firewall.ensure_forward_accept()
+            firewall.ensure_forward_accept(self.tag)
         return idx
 
     def remove_network(self, name: str) -> None:
@@ -183,7 +188,7 @@ class NetworkManager(PublishMixin):
             self._apply_rules(st)
             self._host_ipr(bridge.delete_link, net.bridge)
             if not st.networks:
-                self._host(firewall.remove_forward_accept)
+                self._host(firewall.remove_forward_accept, self.tag)
             self.store.save(st)
 
     # -- endpoints -----------------------------------------------------------------------
@@ -243,7 +248,7 @@ class NetworkManager(PublishMixin):
             ip6 = ipam.allocate(ipaddress.ip_network(net.subnet6),
                                 ipaddress.ip_address(net.gateway6), used6)
         return Endpoint(container_id=cid, network=net.name, netns=path, interface=interface,
-                        host_veth=VETH_PREFIX + _short(cid, net.name, n=11), ipv4_address=ip,
+                        host_veth=VETH_PREFIX + _short(self.root, cid, net.name, n=11), ipv4_address=ip,
                         mac_address=mac, ipv6_address=ip6, aliases=aliases)
 
     def _realize_endpoint(self, net: Network, ep: Endpoint) -> str:
@@ -253,7 +258,7 @@ class NetworkManager(PublishMixin):
             if br is None:
                 br = self._realize_bridge(ipr, net)
             bridge.delete_link(ipr, ep.host_veth)  # a leftover of a crash
-            veth.create_veth(ipr, ep.host_veth, ep.interface, ep.netns, br, net.mtu)
+            veth.create_veth(ipr, ep.host_veth, ep.interface, ep.netns, br, net.mtu, self.owner)
         self._host_ipr(host)
         a = veth.Addressing(interface=ep.interface, ipv4=ep.ipv4_address,
                             prefixlen=ipaddress.ip_network(net.subnet).prefixlen,
@@ -294,13 +299,16 @@ class NetworkManager(PublishMixin):
             self.store.save(st)
             for net in st.networks.values():
                 self._host_ipr(self._realize_bridge, net)
-            strays = self._host_ipr(_remove_strays, st)
+            strays = self._host_ipr(_remove_strays, st, self.owner)
             self._restore_placeholders(st)
             self._apply_rules(st)
         return {"endpoints_removed": removed, "links_removed": strays}
 
     def cleanup_all(self) -> None:
-        """Remove every shoal bridge, veth, nft table, netns file and the saved state."""
+        """Remove this root's bridges, veths, nft table, FORWARD accepts, netns files and state.
+
+        Another root's objects (other table, other ifalias) are never touched.
+        """
         with self.store.locked():
             for sock in self._placeholders.values():
                 sock.close()
@@ -308,11 +316,11 @@ class NetworkManager(PublishMixin):
 
             def links(ipr: IPRoute) -> None:
                 for prefix in (VETH_PREFIX, BRIDGE_PREFIX):
-                    for name in bridge.links_with_prefix(ipr, prefix):
+                    for name in bridge.links_with_prefix(ipr, prefix, self.owner):
                         bridge.delete_link(ipr, name)
             self._host_ipr(links)
-            self._host(firewall.delete_table)
-            self._host(firewall.remove_forward_accept)
+            self._host(firewall.delete_table, self.table)
+            self._host(firewall.remove_forward_accept, self.tag)
             for path in netns.list_netns(self.netns_dir):
                 netns.remove_netns(path)
             self.store.save(State())
@@ -332,12 +340,12 @@ def _check_same(net: Network, cfg: NetworkConfig) -> None:
                            f"(subnet {net.subnet}, internal={net.internal}); remove it first")
 
 
-def _remove_strays(ipr: IPRoute, st: State) -> list[str]:
-    """Delete shoal-named links the state does not know (left by a crash mid-create)."""
+def _remove_strays(ipr: IPRoute, st: State, owner: str) -> list[str]:
+    """Delete this root's links (ifalias ``owner``) the state does not know (left by a crash)."""
     known = {n.bridge for n in st.networks.values()} | {e.host_veth for e in st.endpoints.values()}
     gone = []
     for prefix in (VETH_PREFIX, BRIDGE_PREFIX):
-        for name in bridge.links_with_prefix(ipr, prefix):
+        for name in bridge.links_with_prefix(ipr, prefix, owner):
             if name not in known and bridge.delete_link(ipr, name):
                 gone.append(name)
     return gone

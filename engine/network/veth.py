@@ -30,7 +30,7 @@ class Addressing:
 
 
 def create_veth(ipr: IPRoute, host_name: str, peer_name: str, netns_path: str,
-                bridge_index: int, mtu: int) -> int:
+                bridge_index: int, mtu: int, owner: str = "") -> int:
     """Create the pair with its peer inside ``netns_path``; enslave and raise the host end."""
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -40,6 +40,8 @@ def create_veth(ipr: IPRoute, host_name: str, peer_name: str, netns_path: str,
         os.close(fd)
     idx = link_index(ipr, host_name)
     assert idx is not None
+    if owner:  # the ifalias says which state root the host end belongs to
+        ipr.link("set", index=idx, ifalias=owner)
     ipr.link("set", index=idx, master=bridge_index, state="up")
     return idx
 

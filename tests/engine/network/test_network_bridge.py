@@ -171,11 +171,15 @@ def test_reconcile_frees_what_dead_containers_held(lab):
     c2, [e2] = lab.container("c2", "front")
     run(lab.host, "ip", "link", "add", "shl-stray0", "type", "bridge")  # a crash mid-create
     run(lab.host, "ip", "link", "add", "shvstray0", "type", "veth", "peer", "name", "x0")
+    for name in ("shl-stray0", "shvstray0"):
+        run(lab.host, "ip", "link", "set", name, "alias", m.owner)
+    run(lab.host, "ip", "link", "add", "shl-other0", "type", "bridge")  # another root's (no label)
     result = m.reconcile(["c1"])
     assert result["endpoints_removed"] == ["c2/front"]
     assert sorted(result["links_removed"]) == ["shl-stray0", "shvstray0"]
     links = run(lab.host, "ip", "-o", "link")
     assert "stray" not in links and m.get_network("front").bridge in links
+    assert "shl-other0" in links
     assert e2.host_veth not in run(lab.host, "ip", "-o", "link")
     assert not os.path.exists(c2)
     assert [e.container_id for e in m.endpoints()] == ["c1"]

@@ -80,3 +80,35 @@ def test_engine_container_behind_a_published_port(lab, tmp_path, busybox_rootfs)
         assert out == "hello-from-shoal\n"
     finally:
         eng.remove(cid, force=True)
+
+
+def test_two_roots_keep_to_their_own(lab, tmp_path):
+    """Managers with different state roots on one host: own tables, own links, own cleanup."""
+    a = lab.manager
+    b = NetworkManager(str(tmp_path / "root2"), str(tmp_path / "run2"), host_netns=lab.host)
+    try:
+        assert a.table != b.table and a.table.startswith("shoal_") and b.table.startswith("shoal_")
+        na, nb = a.create_network(NetworkConfig("front")), b.create_network(NetworkConfig("front"))
+        assert na.bridge != nb.bridge and na.subnet != nb.subnet
+        _, [ea] = lab.container("web", "front")
+        nsb = b.create_netns("webb")
+        eb = b.attach(nsb, "front")
+        b.publish("webb", eb, [PortBinding(80, host_port=8080)])
+        tables = run(lab.host, "nft", "list", "tables")
+        assert f"inet {a.table}" in tables and f"inet {b.table}" in tables
+        assert "dport 8080" in run(lab.host, "nft", "list", "table", "inet", b.table)
+        a.detach("web", "front")
+        a.remove_network("front")  # a's last network: only a's table goes
+        tables = run(lab.host, "nft", "list", "tables")
+        assert f"inet {a.table}" not in tables and f"inet {b.table}" in tables
+        a.create_network(NetworkConfig("front"))
+        a.cleanup_all()
+        links = run(lab.host, "ip", "-o", "link")
+        assert nb.bridge in links and eb.host_veth in links and na.bridge not in links
+        assert f"inet {b.table}" in run(lab.host, "nft", "list", "tables")
+        assert "dport 8080" in run(lab.host, "nft", "list", "table", "inet", b.table)
+        assert b.reconcile(["webb"])["endpoints_removed"] == []
+        assert [e.container_id for e in b.endpoints()] == ["webb"]
+    finally:
+        b.cleanup_all()
+    assert "shoal" not in run(lab.host, "nft", "list", "tables")
