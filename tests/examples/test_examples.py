@@ -248,7 +248,13 @@ class Stack:
         return _decode(status, raw)
 
     def teardown(self) -> None:
-        """``down -v --rmi local``, then untag the images built under this project's name."""
+        """``down -v --rmi local``, then untag the images built under this project's name.
+
+        When a test failed, the stack's state and last log lines are printed first.
+        """
+        if sys.exc_info()[0] is not None:
+            print(self.run("ps", "-a", check=False).stdout)
+            print(self.run("logs", "--tail", "15", check=False).stdout)
         self.timed("down -v", "down", "-v", "--rmi", "local", "-t", "5")
         assert self.ps() == [], "down left containers behind"
         for name, svc in config(self.dir.name)["services"].items():
