@@ -42,3 +42,16 @@ def busybox_rootfs(tmp_path_factory) -> str:
     if not busybox_available():
         pytest.skip("needs busybox-static (apt-get install busybox-static)")
     return make_busybox_rootfs(str(tmp_path_factory.mktemp("busybox") / "rootfs"))
+
+
+@pytest.fixture
+def eng(tmp_path):
+    """An Engine on private roots; every container is force-removed afterwards, even on failure,
+    and its fork server is stopped."""
+    from engine.api import Engine
+
+    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
+    yield e
+    for info in e.list():
+        e.remove(info.id, force=True)
+    e.close()

@@ -13,14 +13,6 @@ from engine.spec import ContainerSpec, DeviceSpec, MountSpec, ResourceSpec, Secu
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def eng(tmp_path):
-    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
-    yield e
-    for info in e.list():
-        e.remove(info.id, force=True)
-
-
 def _leftovers(eng: Engine) -> list[str]:
     return os.listdir(eng.containers_dir)
 

@@ -14,14 +14,6 @@ from engine.spec import (ContainerSpec, DeviceSpec, MountSpec, NamespaceSpec, Re
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def eng(tmp_path):
-    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
-    yield e
-    for info in e.list():
-        e.remove(info.id, force=True)
-
-
 def run(eng: Engine, rootfs: str, script: str, **kw) -> tuple[int, str, str]:
     kw.setdefault("name", f"f{time.monotonic_ns()}")
     cid = eng.create(ContainerSpec(rootfs=rootfs, command=("sh", "-c", script), **kw))

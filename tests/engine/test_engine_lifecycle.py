@@ -17,15 +17,6 @@ pytestmark = pytest.mark.root
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture
-def eng(tmp_path):
-    """An Engine on private roots; every container is force-removed afterwards, even on failure."""
-    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
-    yield e
-    for info in e.list():
-        e.remove(info.id, force=True)
-
-
 def sh(rootfs: str, script: str, **kw) -> ContainerSpec:
     kw.setdefault("name", f"t{time.monotonic_ns()}")
     return ContainerSpec(rootfs=rootfs, command=("sh", "-c", script), **kw)

@@ -12,14 +12,6 @@ from engine.spec import ContainerSpec, ResourceSpec
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def eng(tmp_path):
-    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
-    yield e
-    for info in e.list():
-        e.remove(info.id, force=True)
-
-
 def start(eng: Engine, rootfs: str, script: str, **res) -> str:
     cid = eng.create(ContainerSpec(name=f"l{time.monotonic_ns()}", rootfs=rootfs,
                                    command=("sh", "-c", script), resources=ResourceSpec(**res)))

@@ -15,15 +15,6 @@ from engine.errors import InvalidSpec
 from engine.spec import ContainerSpec
 
 
-@pytest.fixture
-def eng(tmp_path):
-    """An Engine on private roots; every container is force-removed afterwards, even on failure."""
-    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
-    yield e
-    for info in e.list():
-        e.remove(info.id, force=True)
-
-
 def run(eng: Engine, rootfs: str, script: str, **kw) -> tuple[int, str, str]:
     """Run ``sh -c script`` to completion; (exit code, stdout, stderr)."""
     kw.setdefault("name", f"r{time.monotonic_ns()}")

@@ -20,14 +20,6 @@ from orchestrator.to_spec import container_spec
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def eng(tmp_path):
-    e = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
-    yield e
-    for info in e.list():
-        e.remove(info.id, force=True)
-
-
 def project(rootfs, replicas=2):
     return Project.from_dict({"name": "rt", "services": {"web": {
         "image": rootfs, "command": ["sleep", "1000"], "restart": "always",
