@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from engine import Engine
 from orchestrator.clock import SystemClock
 from orchestrator.compose.model import Project
 from orchestrator.reconciler.actions import RestartContainer
