@@ -271,7 +271,7 @@ def _extra_hosts(raw: Any) -> tuple[tuple[str, str], ...]:
 
 def compose_labels(project: Project, service: Service, number: int, *, working_dir: str = "",
                    config_files: Sequence[str] = (), oneoff: bool = False,
-                   image: str = "") -> dict[str, str]:
+                   image: str = "", image_id: str = "") -> dict[str, str]:
     """The ``com.docker.compose.*`` labels Compose puts on a container."""
     depends = ",".join(f"{name}:{edge.condition}:{str(edge.restart).lower()}"
                        for name, edge in service.depends_on.items())
@@ -282,10 +282,10 @@ def compose_labels(project: Project, service: Service, number: int, *, working_d
         _L + "oneoff": "True" if oneoff else "False",
         _L + "project.working_dir": working_dir,
         _L + "project.config_files": ",".join(config_files),
-        _L + "config-hash": config_hash(service),
+        _L + "config-hash": config_hash(service, image_id),
         _L + "depends_on": depends,
         _L + "version": SHOAL_VERSION,
-        _L + "image": image,
+        _L + "image": image_id or image,
     }
 
 
@@ -293,17 +293,19 @@ def container_spec(project: Project, service: Service, number: int, *,
                    image_config: Mapping[str, Any] | None = None, networks_ns: str = "",
                    extra_labels: Iterable[tuple[str, str]] = (), working_dir: str = "",
                    config_files: Sequence[str] = (), oneoff: bool = False,
-                   name: str | None = None, files_dir: str = "") -> ContainerSpec:
+                   name: str | None = None, files_dir: str = "", image_id: str = "") -> ContainerSpec:
     """The engine spec of replica ``number`` of ``service``.
 
     ``networks_ns``: a netns path to join; ``files_dir``: where the daemon wrote the
-    container's secrets and configs (:func:`to_spec_files.materialize`).
+    container's secrets and configs (:func:`to_spec_files.materialize`); ``image_id``:
+    what the image resolved to, part of the config hash (a new image recreates).
     """
     rootfs = service.image or f"{project.name}-{service.name}"
     entrypoint, command = _command(service, image_config)
     labels = dict(service.labels)
     labels.update(compose_labels(project, service, number, working_dir=working_dir,
-                                 config_files=config_files, oneoff=oneoff, image=rootfs))
+                                 config_files=config_files, oneoff=oneoff, image=rootfs,
+                                 image_id=image_id))
     labels.update(dict(extra_labels))
     grace = service.stop_grace_period
     return ContainerSpec(

@@ -13,7 +13,8 @@ import sys
 import time
 from typing import Any, Callable, Mapping
 
-__all__ = ["register", "build_options", "image_name", "parse_build_args", "check_build_keys"]
+__all__ = ["register", "build_options", "image_name", "parse_build_args", "check_build_keys",
+           "services_to_build", "build_services"]
 
 
 def _fail(message: str) -> Exception:
@@ -111,7 +112,6 @@ def _engine_and_store():
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from engine.build import BuildError, build
     from orchestrator.compose.loader import ProjectOptions, load_project
     loaded = load_project(ProjectOptions.from_args(args, services=tuple(args.services)))
     services = loaded.data.get("services") or {}
@@ -121,24 +121,52 @@ def _cmd_build(args: argparse.Namespace) -> int:
     wanted = [s for s in (args.services or sorted(services)) if services[s].get("build")]
     cli_args = parse_build_args(args.build_args, os.environ)
     mode = args.build_progress or ("plain" if args.progress in ("auto", "plain", "json") else args.progress)
+    build_services(loaded.name, services, wanted, cli_args=cli_args, no_cache=args.no_cache, pull=args.pull,
+                   mode=mode, quiet=args.quiet)
+    return 0
+
+
+def services_to_build(project: str, services: Mapping[str, Any], targets: list[str], *,
+                      force: bool) -> list[str]:
+    """What `up` builds first: with --build every target that has `build:`, else those whose image is missing."""
+    wanted = [s for s in targets if (services.get(s) or {}).get("build")]
+    if force or not wanted:
+        return wanted
+    _, store = _engine_and_store()
+    missing = []
+    for service in wanted:
+        try:
+            store.lookup(image_name(project, service, services[service]))
+        except Exception:  # not in the store (or unreadable): build it
+            missing.append(service)
+    return missing
+
+
+def build_services(project: str, services: Mapping[str, Any], wanted: list[str], *,
+                   cli_args: Mapping[str, str] | None = None, no_cache: bool = False, pull: bool = False,
+                   mode: str = "plain", quiet: bool = False) -> None:
+    """Build ``wanted`` services' images in order; one-line error naming the service on failure."""
+    from engine.build import BuildError, build
     for service in wanted:
         check_build_keys(service, services[service]["build"], lambda m: print(f"WARN[0000] {m}", file=sys.stderr))
+    if not wanted:
+        return
     engine, store = _engine_and_store()
     for service in wanted:
-        opts = build_options(loaded.name, service, services[service], cli_args, args.no_cache, args.pull)
+        opts = build_options(project, service, services[service], dict(cli_args or {}), no_cache, pull)
         started = time.monotonic()
-        progress = _Progress(service, mode, args.quiet or mode == "quiet")
+        progress = _Progress(service, mode, quiet or mode == "quiet")
         try:
             image_id = build(opts.pop("context_dir"), store=store, engine=engine, progress=progress, **opts)
         except BuildError as exc:
             progress.flush_tail()
             raise _fail(f"service {service!r} failed to build: {exc}") from None
-        if args.quiet:
+        if quiet:
             print(image_id)
         else:
             print(f"Service {service}: built {opts['tags'][0]} ({image_id[7:19]}) in "
                   f"{time.monotonic() - started:.1f}s", file=sys.stderr)
-    return 0
+    engine.close()
 
 
 def _cmd_bootstrap(args: argparse.Namespace) -> int:

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     services = list((body["project"].get("services") or {}))
     validate(args, services)
     body["options"] = build_options(args, services)
+    _build_first(args, name, body["project"].get("services") or {})
     client = Client()
     since = now_rfc3339()
     rc = project_action(args, name, "up", body, client, _explainer(client, name, services))
@@ -81,6 +82,27 @@ def run(args: argparse.Namespace) -> int:
     attached = [s for s in attached if s not in set(args.no_attach or [])]
     model = body["project"].get("services") or {}
     return Attacher(args, client, name, attached, since, model).run()
+
+
+def _build_first(args: argparse.Namespace, name: str, model: dict) -> None:
+    """Like compose: `--build` builds every service with `build:`, else only those whose image is missing."""
+    if args.no_build:
+        return
+    from orchestrator.cli.build_cmd import build_services, services_to_build
+    targets = list(args.services or model)
+    if not args.no_deps:  # a target's dependencies are started too, so they need their images
+        seen: list[str] = []
+        todo = list(targets)
+        while todo:
+            svc = todo.pop()
+            if svc in seen or svc not in model:
+                continue
+            seen.append(svc)
+            todo.extend((model[svc].get("depends_on") or {}).keys())
+        targets = [s for s in model if s in seen]
+    wanted = services_to_build(name, model, targets, force=args.build)
+    mode = "quiet" if args.progress == "quiet" else "plain"
+    build_services(name, model, wanted, mode=mode)
 
 
 class Attacher:

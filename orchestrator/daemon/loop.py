@@ -211,6 +211,7 @@ class Reconciler:
                 if rec.stopped:
                     keep = _not_stopped(set(rec.stopped))
             observed = await self.observe(name, repair=True)
+            desired = replace(desired, image_ids=self.specs.image_ids(desired.project))
             actions = plan(desired, observed, self.clock.time(), self.plan_state(name))
             # expectations: a slot with an action in flight (a delayed restart) is not acted on twice,
             # not even by a create after its old container was removed

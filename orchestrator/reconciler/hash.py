@@ -31,7 +31,14 @@ def hashed_config(service: Service) -> dict[str, Any]:
     return data
 
 
-def config_hash(service: Service) -> str:
-    """sha256 hex of the canonical JSON (sorted keys, no spaces) of :func:`hashed_config`."""
+def config_hash(service: Service, image_id: str = "") -> str:
+    """sha256 hex of the canonical JSON (sorted keys, no spaces) of :func:`hashed_config`.
+
+    With the ``image_id`` the service's image resolves to, a rebuilt or re-pulled image
+    changes the hash too, so its containers are recreated (Compose compares the image
+    digest label for the same reason).
+    """
     text = json.dumps(hashed_config(service), sort_keys=True, separators=(",", ":"), default=str)
+    if image_id:
+        text += "\n" + image_id
     return hashlib.sha256(text.encode()).hexdigest()

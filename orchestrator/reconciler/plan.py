@@ -56,6 +56,7 @@ class Desired:
     replace_unhealthy: bool = True
     timeout: float | None = None
     disabled_services: frozenset[str] = frozenset()  # in the file but not active (profiles): not orphans
+    image_ids: Mapping[str, str] = field(default_factory=lambda: _NO_MAP)  # service -> id its image resolves to
 
     def replicas(self, service: Service) -> int:
         """``--scale`` override, else the service's count (``deploy.mode: global`` = 1 on one host)."""
@@ -201,7 +202,7 @@ def plan(desired: Desired, observed: Sequence[ObservedContainer], now: float,
             continue
         actions += gated or []
         ctx = ServiceContext(project=project.name, service=svc, containers=by_service.get(name, []),
-                             replicas=desired.replicas(svc), config_hash=config_hash(svc), now=now,
+                             replicas=desired.replicas(svc), config_hash=config_hash(svc, desired.image_ids.get(name, "")), now=now,
                              desired=desired, state=state)
         actions += plan_service(ctx)
     actions += _restart_dependents(desired, order, actions, by_service, state)
