@@ -30,11 +30,22 @@ def test_cleanup_all_leaves_nothing(lab, tmp_path):
     assert m.networks() == [] and m.endpoints() == [] and m.publications() == []
 
 
+def _own_objects(m: NetworkManager, tmp: str) -> dict[str, str]:
+    """What ``m`` (its root) holds in this netns: its table, its labelled links, mounts under ``tmp``.
+
+    Other shoal roots (daemons, parallel tests) share the host; their objects are not ours to check.
+    """
+    table = run(None, "nft", "list", "table", "inet", m.table, check=False)
+    links = [line for line in run(None, "ip", "-o", "link").splitlines() if m.owner in line]
+    return {"table": table, "links": "\n".join(links), "mounts": host_snapshot(tmp)["mounts"]}
+
+
 def test_real_root_netns(tmp_path):
     """The same wiring in this machine's own netns; only 127.0.0.1 and test namespaces are used."""
-    before = host_snapshot(str(tmp_path))
     forward = open("/proc/sys/net/ipv4/ip_forward").read()
     m = NetworkManager(str(tmp_path / "root"), str(tmp_path / "run"))
+    before = _own_objects(m, str(tmp_path))
+    assert before["table"] == "" and before["links"] == ""
     try:
         net = m.create_network(NetworkConfig("shoal-roottest"))
         c1 = m.create_netns("c1")
@@ -47,13 +58,16 @@ def test_real_root_netns(tmp_path):
             m.publish("c2", e2, [PortBinding(80, host_ip="127.0.0.1")])
             port = m.publications()[0].host_port
             assert tcp_ask(None, "127.0.0.1", port).startswith("c2 ")
+            during = _own_objects(m, str(tmp_path))
+            assert f"dport {port}" in during["table"]
+            assert net.bridge in during["links"] and e1.host_veth in during["links"]
         finally:
             srv.close()
     finally:
         m.cleanup_all()
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write(forward)
-    assert host_snapshot(str(tmp_path)) == before
+    assert _own_objects(m, str(tmp_path)) == before
 
 
 def test_engine_container_behind_a_published_port(lab, tmp_path, busybox_rootfs):
