@@ -36,6 +36,7 @@ ANCHOR_DIR = os.environ.get("ANCHOR_DIR", "/tmp/anchors")
 SLEEP = '["sleep", "100000"]'
 HANDLER = '["sh", "-c", "trap \'exit 0\' TERM; sleep 100000 & wait"]'
 NOT_RUN = float("nan")
+CLEAN_TIMEOUT = 300.0
 
 
 def compose_text(image: str, n: int, chained: bool, command: str, network: bool = True) -> str:
@@ -81,16 +82,21 @@ class Tool:
         """The command prefix for ``project`` whose compose.yaml is in ``workdir``."""
         raise NotImplementedError
 
-    def run(self, argv: list[str], workdir: str) -> tuple[float, str]:
+    def run(self, argv: list[str], workdir: str, timeout: float | None = None) -> tuple[float, str]:
         """Run one command, return (seconds or +inf on timeout, error text or '')."""
+        limit = timeout or self.timeout
         t0 = time.perf_counter()
+        p = subprocess.Popen(argv, cwd=workdir, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
         try:
-            p = subprocess.run(argv, cwd=workdir, env=self.env, capture_output=True, text=True,
-                               timeout=self.timeout)
+            out, err = p.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            return float("inf"), f"timed out after {self.timeout:.0f} s"
+            # the whole group: a compose tool's own children (podman run, ...) must not finish later
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            return float("inf"), f"timed out after {limit:.0f} s"
         took = time.perf_counter() - t0
-        return took, "" if p.returncode == 0 else (p.stderr or p.stdout).strip()[-300:]
+        return took, "" if p.returncode == 0 else (err or out).strip()[-300:]
 
     def up(self, project: str, workdir: str) -> tuple[float, str]:
         return self.run(self.base(project, workdir) + ["up", "-d"], workdir)
@@ -135,7 +141,7 @@ class Shoal(Tool):
         return self.cli + ["-p", project]
 
     def clean(self, project: str, workdir: str) -> None:
-        self.run(self.base(project, workdir) + ["down", "-t", "0"], workdir)
+        self.run(self.base(project, workdir) + ["down", "-t", "0"], workdir, CLEAN_TIMEOUT)
 
     def close(self) -> None:
         if self.daemon is not None:
@@ -164,11 +170,11 @@ class DockerCompose(Tool):
         return ["docker-compose", "-p", project]
 
     def clean(self, project: str, workdir: str) -> None:
-        self.run(self.base(project, workdir) + ["down", "-t", "0"], workdir)
+        self.run(self.base(project, workdir) + ["down", "-t", "0"], workdir, CLEAN_TIMEOUT)
         ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"],
                              env=self.env, capture_output=True, text=True).stdout.split()
         if ids:
-            self.run(["docker", "rm", "-f", *ids], "/")
+            self.run(["docker", "rm", "-f", *ids], "/", CLEAN_TIMEOUT)
         self.run(["docker", "network", "rm", f"{project}_default"], "/")
 
 
@@ -189,8 +195,8 @@ class PodmanCompose(Tool):
         ids = subprocess.run(["podman", "ps", "-aq", "--filter", f"label=io.podman.compose.project={project}"],
                              capture_output=True, text=True).stdout.split()
         if ids:
-            self.run(["podman", "rm", "-f", "-t", "0", *ids], "/")
-        self.run(["podman", "pod", "rm", "-f", f"pod_{project}"], "/")
+            self.run(["podman", "rm", "-f", "-t", "0", *ids], "/", CLEAN_TIMEOUT)
+        self.run(["podman", "pod", "rm", "-f", f"pod_{project}"], "/", CLEAN_TIMEOUT)
         self.run(["podman", "network", "rm", "-f", f"{project}_default"], "/")
 
 
