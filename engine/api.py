@@ -27,7 +27,7 @@ from engine.errors import (CommandNotFound, ContainerNotFound, EngineError, Inva
                            MonitorUnavailable, StartFailed)
 from engine.monitor import logs as logmod
 from engine.monitor.client import ExitWatch, OwnerPipe, same_process, wait_gone
-from engine.monitor.protocol import ProtocolError, request
+from engine.monitor.protocol import ExecSession, ProtocolError, open_exec_stream, request
 from engine.monitor.trace import mark
 from engine.spec import ContainerSpec
 from engine.state import ContainerInfo, ContainerPaths, ExecResult, ExitStatus, LogLine, read_json
@@ -284,6 +284,21 @@ class Engine:
             raise TimeoutError(f"exec {list(argv)!r} in {ref} still running after {timeout}s: killed")
         return ExecResult(reply["exit_code"], base64.b64decode(reply["stdout"]),
                           base64.b64decode(reply["stderr"]))
+
+    def exec_stream(self, ref: str, argv: Sequence[str], *, env: Sequence[str] | Sequence[tuple[str, str]] = (),
+                    user: str = "", workdir: str = "", tty: bool = False,
+                    size: tuple[int, int] | None = None) -> ExecSession:
+        """Start ``argv`` in the running container with live stdio (a pty when ``tty``); its session."""
+        cid = self._running(ref)
+        env_list = [e if isinstance(e, str) else f"{e[0]}={e[1]}" for e in env]
+        msg = {"op": "exec_stream", "argv": list(argv), "env": env_list, "user": user, "workdir": workdir,
+               "tty": tty, "height": size[0] if size else 0, "width": size[1] if size else 0}
+        try:
+            return open_exec_stream(self._paths(cid).socket, msg)
+        except (FileNotFoundError, ConnectionError, ProtocolError) as exc:
+            raise MonitorUnavailable(f"container {cid[:12]} is not running ({exc})") from None
+        except RuntimeError as exc:
+            raise EngineError(str(exc)) from None
 
     # -- remove / inspect --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""The monitor's request handlers: state, wait, kill, stop, pause/unpause, exec."""
+"""The monitor's request handlers: state, wait, kill, stop, pause/unpause, exec, exec_stream."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from engine.monitor.execs import ExecJob
+from engine.monitor.stream import StreamExecJob
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.monitor.main import Monitor
@@ -39,6 +40,9 @@ def handle(mon: "Monitor", conn: socket.socket, req: dict) -> None:
         mon.execs[job.pid] = job
         if req.get("timeout"):
             mon.add_timer(float(req["timeout"]), _expire, job)
+    elif op == "exec_stream":
+        stream_job = StreamExecJob(mon, conn, req)
+        mon.execs[stream_job.pid] = stream_job  # type: ignore[assignment]
     else:
         mon.reply(conn, {"error": f"unknown op {op!r}"})
 
