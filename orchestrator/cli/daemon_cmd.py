@@ -8,7 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from orchestrator.daemon.__main__ import add_arguments
+    from orchestrator.daemon.flags import add_arguments
     p = sub.add_parser("daemon", help="Run the shoal daemon (shoald) in the foreground")
     add_arguments(p)
     p.set_defaults(func=run)
@@ -16,4 +16,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from orchestrator.daemon.app import DaemonConfig, run as run_daemon
+    from orchestrator.daemon.flags import apply_environment
+    apply_environment(args)
     return run_daemon(DaemonConfig(args.root, args.run_dir, networking=args.networking), args.log_level)

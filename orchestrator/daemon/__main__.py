@@ -5,24 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrator.daemon.app import DaemonConfig, run
+from orchestrator.daemon.flags import add_arguments, apply_environment
 
 __all__ = ["main", "add_arguments"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The daemon's flags (shared by ``shoal daemon``)."""
-    parser.add_argument("--root", default="", help="state root (default $SHOAL_ROOT or /var/lib/shoal)")
-    parser.add_argument("--run-dir", default="", help="runtime dir for the socket (default $SHOAL_RUN or /run/shoal)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--networking", default="bridge", choices=["bridge", "none"],
-                        help="bridge: compose networks, published ports, DNS; none: loopback only")
-
-
 def main(argv: list[str] | None = None) -> int:
+    from orchestrator.daemon.app import DaemonConfig, run
+
     parser = argparse.ArgumentParser(prog="shoald", description="shoal's daemon, in the foreground")
     add_arguments(parser)
     args = parser.parse_args(argv)
+    apply_environment(args)
     return run(DaemonConfig(args.root, args.run_dir, networking=args.networking), args.log_level)
 
 
