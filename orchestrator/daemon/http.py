@@ -132,7 +132,7 @@ class NdjsonStream:
             await self.writer.drain()
 
 
-async def send_upgrade(writer: asyncio.StreamWriter) -> None:
-    """``101 Switching Protocols`` to a raw bidirectional stream (exec with stdin or a tty)."""
-    writer.write(_head(101, {"Connection": "Upgrade", "Upgrade": "tcp"}))
+async def send_upgrade(writer: asyncio.StreamWriter, extra: dict[str, str] | None = None) -> None:
+    """``101 Switching Protocols`` to a raw bidirectional stream (exec with stdin or a tty, attach)."""
+    writer.write(_head(101, {"Connection": "Upgrade", "Upgrade": "tcp", **(extra or {})}))
     await writer.drain()

@@ -50,6 +50,8 @@ class Operations:
     def __init__(self, rec: Reconciler) -> None:
         self.r = rec
         self.db = rec.db
+        self.oneoff_exits: dict[str, asyncio.Future[int]] = {}  # one-off container id -> its exit code
+        self.attached: dict[str, asyncio.Event] = {}  # set when the attach of a one-off is done relaying
 
     # -- helpers ---------------------------------------------------------------------------------
     def record(self, name: str) -> ProjectRecord:
@@ -335,16 +337,39 @@ class Operations:
         except Exception as exc:
             raise OpError(f"service {service.name}: {exc}", 500) from None
         self.r.bus.emit("container", "start", cid, name, service.name, 1, name=cname)
-        if body.get("rm"):
-            asyncio.get_running_loop().create_task(self._remove_when_done(cid))
+        loop = asyncio.get_running_loop()
+        self.oneoff_exits[cid] = loop.create_future()
+        if not body.get("detach"):
+            self.attached[cid] = asyncio.Event()
+        loop.create_task(self._watch_oneoff(cid, bool(body.get("rm"))))
         return {"id": cid, "name": cname}
 
-    async def _remove_when_done(self, cid: str) -> None:
+    async def _watch_oneoff(self, cid: str, rm: bool) -> None:
+        """Wait for a one-off container: emit ``die``, keep its exit code for attach, then ``--rm`` it."""
+        code = 255
         try:
-            await asyncio.to_thread(self.r.engine.wait, cid)
-            await asyncio.to_thread(self.r.engine.remove, cid, True)
-        except Exception:
+            status = await asyncio.to_thread(self.r.engine.wait, cid)
+            code = status.exit_code
+            self.r.report_die(await asyncio.to_thread(self.r.engine.inspect, cid))
+        except Exception:  # removed meanwhile: no exit code to report
             pass
+        self.oneoff_exits[cid].set_result(code)
+        done = self.attached.get(cid)
+        if done is not None:
+            try:  # the attached client has until then to read the output of the log
+                await asyncio.wait_for(done.wait(), 60)
+            except asyncio.TimeoutError:
+                pass
+        if rm:
+            try:
+                await asyncio.to_thread(self.r.engine.remove, cid, True)
+            except Exception:
+                pass
+        asyncio.get_running_loop().call_later(300, self._forget_oneoff, cid)
+
+    def _forget_oneoff(self, cid: str) -> None:
+        self.oneoff_exits.pop(cid, None)
+        self.attached.pop(cid, None)
 
 
 def _info(a: Action) -> Any:

@@ -1,4 +1,4 @@
-"""Read-only API operations: projects, containers, inspect, logs, top, stats, exec, wait."""
+"""Read-only API operations: projects, containers, inspect, logs, top, stats, exec (live too), resize, wait."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Queries:
     def __init__(self, rec: Reconciler) -> None:
         self.r = rec
         self.engine = rec.engine
+        self.sessions: dict[str, tuple[str, Any]] = {}  # exec id -> (container id, engine ExecSession)
 
     async def projects(self, all_: bool) -> list[dict[str, Any]]:
         infos = await asyncio.to_thread(self.engine.list)
@@ -186,6 +187,48 @@ class Queries:
         out, b1 = _text(res.stdout)
         err, b2 = _text(res.stderr)
         return {"exit_code": res.exit_code, "stdout": out, "stderr": err, "base64": b1 or b2}
+
+    async def exec_stream(self, ref: str, body: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        """Start a live exec: (exec id, engine ExecSession, event context); ``exec_done`` when it ends."""
+        cid = await self.resolve(ref)
+        cmd = body.get("cmd") or []
+        if not cmd:
+            raise OpError("exec needs a command")
+        info = await asyncio.to_thread(self.engine.inspect, cid)
+        ctx = {"cid": cid, "project": info.labels.get(LABEL_PROJECT, ""), "name": info.name,
+               "service": info.labels.get("com.docker.compose.service", "")}
+        size = (int(body["height"]), int(body["width"])) if body.get("height") and body.get("width") else None
+        try:
+            sess = await asyncio.to_thread(self.engine.exec_stream, cid, cmd, env=list(body.get("env") or []),
+                                           user=body.get("user") or "", workdir=body.get("workdir") or "",
+                                           tty=bool(body.get("tty")), size=size)
+        except Exception as exc:
+            raise OpError(f"exec in {info.name}: {exc}", 409) from None
+        self.r.bus.emit("container", "exec_create", cid, ctx["project"], ctx["service"], name=info.name,
+                        cmd=" ".join(cmd))
+        exec_id = os.urandom(16).hex()
+        self.sessions[exec_id] = (cid, sess)
+        return exec_id, sess, ctx
+
+    def exec_done(self, exec_id: str, ctx: dict[str, Any], exit_code: int) -> None:
+        """Forget a live exec and emit ``exec_die``."""
+        self.sessions.pop(exec_id, None)
+        self.r.bus.emit("container", "exec_die", ctx["cid"], ctx["project"], ctx["service"], name=ctx["name"],
+                        exitCode=exit_code)
+
+    async def resize(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Resize the tty of one live exec (``exec_id``), or of every live tty exec of the container."""
+        cid = await self.resolve(ref)
+        height, width = int(body.get("height") or 0), int(body.get("width") or 0)
+        if height <= 0 or width <= 0:
+            raise OpError("resize needs a positive height and width")
+        exec_id = body.get("exec_id") or ""
+        if exec_id and exec_id not in self.sessions:
+            raise OpError(f"no such exec: {exec_id}", 404)
+        for key, (owner, sess) in list(self.sessions.items()):
+            if owner == cid and sess.tty and (not exec_id or key == exec_id):
+                await asyncio.to_thread(sess.resize, height, width)
+        return {}
 
     async def wait(self, project: str, services: list[str]) -> dict[str, Any]:
         """The exit code of the first of the project's containers to exit."""

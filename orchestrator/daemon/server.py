@@ -186,25 +186,57 @@ class ApiServer:
         if req.method == "GET" and verb == "stats":
             return await send_json(writer, 200, await self.q.stats(ref))
         if req.method == "POST" and verb == "resize":
-            return await send_json(writer, 200, {})
+            return await send_json(writer, 200, await self.q.resize(ref, req.json()))
         if req.method == "POST" and verb == "exec":
             body = req.json()
             if not (body.get("stdin") or body.get("tty")):
                 return await send_json(writer, 200, await self.q.exec(ref, body))
             return await self._exec_upgraded(ref, body, reader, writer)
+        if req.method == "POST" and verb == "attach":
+            return await self._attach(ref, reader, writer)
         raise HttpError(404, f"no route for {req.method} {req.path}")
 
     async def _exec_upgraded(self, ref: str, body: dict[str, Any], reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
-        """Upgraded exec: stdin until the client half-closes, then output, then the exit code line."""
-        await self.q.resolve(ref)
-        await send_upgrade(writer)
-        data = await reader.read() if body.get("stdin") else b""
-        result = await self.q.exec(ref, body, stdin=data)
-        out = result["stdout"] + result["stderr"]
-        writer.write(out.encode() if not result["base64"] else b"")
-        writer.write(b"\n" + (f'{{"exit_code": {result["exit_code"]}}}' + "\n").encode())
-        await writer.drain()
+        """Upgraded exec: input and output relayed live, then a last line with the exit code."""
+        exec_id, sess, ctx = await self.q.exec_stream(ref, body)
+        code = 255
+        try:
+            await send_upgrade(writer, {"X-Shoal-Exec-Id": exec_id})
+            feeder = asyncio.create_task(_feed_stdin(reader, sess, bool(body.get("stdin")), bool(body.get("tty"))))
+            try:
+                while (item := await asyncio.to_thread(sess.read)) is not None:
+                    writer.write(item[1])
+                    await writer.drain()
+            finally:
+                feeder.cancel()
+            code = sess.exit_code if sess.exit_code is not None else 255
+            writer.write(b"\n" + (f'{{"exit_code": {code}}}' + "\n").encode())
+            await writer.drain()
+        finally:
+            sess.close()  # a client that went away hangs the session up
+            self.q.exec_done(exec_id, ctx, code)
+
+    async def _attach(self, ref: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Attach: the container's output (its log, from the start) until it exits, then its exit code."""
+        cid = await self.q.resolve(ref)
+        done = self.ops.attached.get(cid)
+        try:
+            await send_upgrade(writer)
+            lines = self.q.logs([(cid, "", "", 0)], True, "", "", None, False)
+            async for item in lines:
+                writer.write(str(item["line"]).encode())
+                await writer.drain()
+            exits = self.ops.oneoff_exits.get(cid)
+            if exits is not None:
+                code = await exits
+            else:
+                code = (await asyncio.to_thread(self.q.engine.wait, cid)).exit_code
+            writer.write(b"\n" + (f'{{"exit_code": {code}}}' + "\n").encode())
+            await writer.drain()
+        finally:
+            if done is not None:
+                done.set()
 
     async def _events(self, req: Request, writer: asyncio.StreamWriter) -> None:
         now = self.ops.r.clock.time()
@@ -242,3 +274,15 @@ async def _safe(aw: Awaitable[None]) -> None:
         await aw
     except Exception:
         pass
+
+
+async def _feed_stdin(reader: asyncio.StreamReader, sess: Any, stdin: bool, tty: bool) -> None:
+    """Client bytes to the exec's stdin as they come; the client's half-close ends the input."""
+    try:
+        while data := await reader.read(65536):
+            if stdin:
+                await asyncio.to_thread(sess.send, data)
+    except (ConnectionError, OSError):
+        pass
+    if stdin or tty:
+        await asyncio.to_thread(sess.close_stdin)
