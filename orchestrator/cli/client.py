@@ -218,7 +218,10 @@ class Client:
             raise error(exc.message) from exc
 
     def upgrade(self, path: str, body: Any) -> tuple[socket.socket, bytes]:
-        """POST with ``Upgrade: tcp``: (raw socket, bytes read past the headers); ApiError if refused."""
+        """POST with ``Upgrade: tcp``: (raw socket, bytes read past the headers); ApiError if refused.
+
+        The response's headers (lower-case names) are kept in ``upgrade_headers``.
+        """
         self.ensure()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -238,6 +241,8 @@ class Client:
             raise error(f"cannot talk to the shoal daemon at {self.path}: {exc}") from exc
         header, rest = buf.split(b"\r\n\r\n", 1)
         status = int(header.split(b" ", 2)[1])
+        self.upgrade_headers = {k.strip().lower(): v.strip() for k, _, v in
+                                (ln.decode("latin-1").partition(":") for ln in header.split(b"\r\n")[1:])}
         if status != 101:
             sock.close()
             raise ApiError(status, _error_message(status, rest[rest.find(b"{"):rest.rfind(b"}") + 1] or rest))

@@ -1,7 +1,8 @@
 """`shoal exec`: run a command in a running service container (pty, stdin, exit code passed through).
 
 Non-interactive runs use the JSON exec call; a TTY or piped stdin upgrades the
-connection to a raw stream (docs/api.md) whose last line carries the exit code.
+connection to a raw stream relayed live (docs/api.md) whose last line carries the exit code;
+SIGWINCH resizes the exec's pty (by the ``X-Shoal-Exec-Id`` the upgrade answered).
 """
 
 from __future__ import annotations
@@ -166,16 +167,21 @@ def run_exec(client: Client, cid: str, body: dict, detach: bool = False) -> int:
             sys.stderr.buffer.write(_decode(answer.get("stderr")))
             sys.stderr.flush()
         return int(answer.get("exit_code") or 0)
+    sized = bool(body["tty"]) and sys.stdout.isatty()
+    if sized:
+        body = dict(body, height=_winsize()[0], width=_winsize()[1])  # the pty starts at the right size
     try:
         sock, rest = client.upgrade(f"/containers/{cid}/exec", body)
     except ApiError as exc:
         raise error(exc.message) from exc
+    exec_id = (getattr(client, "upgrade_headers", None) or {}).get("x-shoal-exec-id", "")
     restore = _raw_tty(sys.stdin.fileno()) if body["tty"] and sys.stdin.isatty() else None
 
     def resize(height: int, width: int) -> None:
-        client.call("POST", f"/containers/{cid}/resize", {"height": height, "width": width})
+        size = {"height": height, "width": width}
+        client.call("POST", f"/containers/{cid}/resize", dict(size, exec_id=exec_id) if exec_id else size)
     try:
-        if body["tty"] and sys.stdout.isatty():
+        if sized and not exec_id:  # an older daemon: no size in the exec request
             resize(*_winsize())
         return pipe_stream(sock, rest, body["tty"], body["stdin"], resize if body["tty"] else None)
     finally:

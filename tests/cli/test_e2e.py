@@ -244,9 +244,6 @@ def test_run_one_off_passes_output_env_and_exit_code(env, tmp_path):
     assert "tool-run-" in env.shoal("ps", "-a", cwd=cwd).stdout
 
 
-@pytest.mark.xfail(reason="shoald emits no die event for one-off containers and removes --rm ones at once, "
-                          "so the exit code is lost (needs POST /containers/{id}/attach or a die event)",
-                   strict=False)
 def test_run_rm_passes_exit_code_and_leaves_nothing(env, tmp_path):
     cwd = _jobs_project(env, tmp_path)
     r = env.shoal("run", "--rm", "-T", "tool", "sh", "-c", "echo bye; exit 7", cwd=cwd)
