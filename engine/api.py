@@ -300,6 +300,16 @@ class Engine:
         except RuntimeError as exc:
             raise EngineError(str(exc)) from None
 
+    def attach_input(self, ref: str) -> ExecSession:
+        """Input to the running container's PID 1: ``send`` feeds its stdin (``stdin_open``), ``resize`` its tty."""
+        cid = self._running(ref)
+        try:
+            return open_exec_stream(self._paths(cid).socket, {"op": "attach_input", "tty": self._spec(cid).tty})
+        except (FileNotFoundError, ConnectionError, ProtocolError) as exc:
+            raise MonitorUnavailable(f"container {cid[:12]} is not running ({exc})") from None
+        except RuntimeError as exc:
+            raise EngineError(str(exc)) from None
+
     # -- remove / inspect --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> None:
         """Delete a stopped container (force: kill it first). Volumes stay."""

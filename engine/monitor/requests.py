@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from engine.monitor.execs import ExecJob
-from engine.monitor.stream import StreamExecJob
+from engine.monitor.stream import AttachInput, StreamExecJob
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.monitor.main import Monitor
@@ -43,6 +43,8 @@ def handle(mon: "Monitor", conn: socket.socket, req: dict) -> None:
     elif op == "exec_stream":
         stream_job = StreamExecJob(mon, conn, req)
         mon.execs[stream_job.pid] = stream_job  # type: ignore[assignment]
+    elif op == "attach_input":
+        AttachInput(mon, conn)
     else:
         mon.reply(conn, {"error": f"unknown op {op!r}"})
 

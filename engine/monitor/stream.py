@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from engine.monitor.main import Monitor
 
-__all__ = ["StreamExecJob", "set_winsize"]
+__all__ = ["StreamExecJob", "AttachInput", "set_winsize"]
 
 _HIGH_WATER = 1 << 20  # stop reading the process's output while this much waits for the client
 _EOF_GRACE = 1.0  # after the process exits, how long background holders of its output may keep it open
@@ -279,3 +279,76 @@ class StreamExecJob:
         for fd in list(self.outs):
             self._close_output(fd)
         self._maybe_finish()
+
+
+class AttachInput:
+    """Input to PID 1 from one client: stdin frames to its stdin (``stdin_open``), resize of its tty."""
+
+    def __init__(self, mon: "Monitor", conn: "socket.socket") -> None:
+        if mon.exited or not mon.pid1:
+            raise RuntimeError("container is not running")
+        self.mon, self.conn, self.inbuf, self.pending = mon, conn, b"", b""
+        self.tty = bool(mon.pipes.tty)
+        conn.setblocking(False)
+        try:
+            conn.sendall(encode({"ok": True, "pid": mon.pid1}))
+        except OSError:
+            pass
+        mon.sel.register(conn, selectors.EVENT_READ, ("exec", self))
+
+    def on_event(self, fd: int, sel: selectors.BaseSelector) -> None:
+        """Frames from the client; at its EOF this input ends (PID 1's stdin stays as it is)."""
+        try:
+            data = self.conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop()
+            return
+        frames, self.inbuf = split_frames(self.inbuf + data)
+        for kind, payload in frames:
+            if kind == F_STDIN:
+                self.pending += payload
+            elif kind == F_CLOSE_STDIN:
+                self._close_stdin()
+            elif kind == F_RESIZE and self.tty:
+                height, width = struct.unpack(">HH", payload[:4])
+                set_winsize(self.mon.pipes.out, height, width)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write pending input without blocking the monitor; retry from a timer while the pipe is full."""
+        fd = self.mon.pipes.stdin_w
+        if fd < 0 or self.mon.exited:
+            self.pending = b""
+            return
+        os.set_blocking(fd, False)
+        try:
+            while self.pending:
+                self.pending = self.pending[os.write(fd, self.pending[:65536]):]
+        except BlockingIOError:
+            self.mon.add_timer(0.05, self._flush)
+        except OSError:
+            self.pending = b""
+
+    def _close_stdin(self) -> None:
+        fd = self.mon.pipes.stdin_w
+        if fd < 0:
+            return
+        if self.tty:
+            self.pending += b"\x04"
+            return
+        self._flush()
+        os.close(fd)
+        self.mon.pipes.stdin_w = -1
+
+    def _drop(self) -> None:
+        if self.conn.fileno() in self.mon.sel.get_map():
+            self.mon.sel.unregister(self.conn)
+        self.conn.close()
+
+    def abort(self) -> None:
+        """The container ended."""
+        self._drop()

@@ -118,3 +118,43 @@ def test_container_exit_ends_the_session(eng, running):
     eng.kill(running)
     sess.sock.settimeout(20)
     assert sess.wait() == 137
+
+
+def _log_text(eng: Engine, cid: str) -> str:
+    return "".join(x.message for x in eng.logs(cid))
+
+
+def _wait_log(eng: Engine, cid: str, needle: str, limit: float = 10.0) -> str:
+    deadline = time.monotonic() + limit
+    while needle not in (text := _log_text(eng, cid)):
+        assert time.monotonic() < deadline, f"no {needle!r} in the log: {text!r}"
+        time.sleep(0.05)
+    return text
+
+
+@pytest.mark.root
+def test_attach_input_feeds_pid1_stdin_and_its_eof(eng, busybox_rootfs):
+    cid = eng.create(ContainerSpec(rootfs=busybox_rootfs, command=("sh", "-c", "cat; echo done; exit 4"),
+                                   stdin_open=True, name=f"a{time.monotonic_ns()}"))
+    eng.start(cid)
+    sess = eng.attach_input(cid)
+    sess.send(b"hello\n")
+    _wait_log(eng, cid, "hello\n")
+    sess.close_stdin()
+    assert eng.wait(cid, 10).exit_code == 4
+    assert _log_text(eng, cid) == "hello\ndone\n"
+    sess.close()
+
+
+@pytest.mark.root
+def test_attach_input_resizes_pid1_tty(eng, busybox_rootfs):
+    cid = eng.create(ContainerSpec(rootfs=busybox_rootfs, command=("sh", "-c", "read x; stty size; read y"),
+                                   stdin_open=True, tty=True, name=f"a{time.monotonic_ns()}"))
+    eng.start(cid)
+    sess = eng.attach_input(cid)
+    sess.resize(33, 99)
+    sess.send(b"go\n")
+    _wait_log(eng, cid, "33 99")
+    sess.send(b"end\n")
+    assert eng.wait(cid, 10).exit_code == 0
+    sess.close()
