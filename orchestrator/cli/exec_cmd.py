@@ -20,7 +20,8 @@ from typing import Any
 
 from orchestrator.cli.client import ApiError, Client, error, project_name
 
-__all__ = ["register", "run_exec", "ExitTail", "pipe_stream", "find_container", "stdin_has_input"]
+__all__ = ["register", "run_exec", "ExitTail", "pipe_stream", "find_container", "stdin_has_input",
+           "winsize", "raw_tty"]
 
 MARKER = b'{"exit_code"'
 _EXIT_RE = re.compile(rb'^\{"exit_code":\s*(-?\d+)\s*\}\s*$')
@@ -89,7 +90,8 @@ def find_container(client: Client, project: str, service: str, index: int | None
     raise error(f"service {service!r} has no container with index {index}")
 
 
-def _winsize() -> tuple[int, int]:
+def winsize() -> tuple[int, int]:
+    """The terminal size of stdout: (rows, columns)."""
     size = os.get_terminal_size(sys.stdout.fileno())
     return size.lines, size.columns
 
@@ -111,7 +113,7 @@ def pipe_stream(sock: socket.socket, rest: bytes, tty: bool, forward_stdin: bool
         while True:
             if flags["winch"]:
                 flags["winch"] = False
-                resize(*_winsize())
+                resize(*winsize())
             watch = [sock] + ([stdin_fd] if stdin_fd >= 0 else [])
             try:
                 ready, _, _ = select.select(watch, [], [], 0.2)
@@ -141,7 +143,8 @@ def pipe_stream(sock: socket.socket, rest: bytes, tty: bool, forward_stdin: bool
     return 0 if code is None else code
 
 
-def _raw_tty(fd: int) -> Any:
+def raw_tty(fd: int) -> Any:
+    """Put the terminal ``fd`` in raw mode; returns the function that restores it."""
     import termios
     import tty
     saved = termios.tcgetattr(fd)
@@ -169,20 +172,20 @@ def run_exec(client: Client, cid: str, body: dict, detach: bool = False) -> int:
         return int(answer.get("exit_code") or 0)
     sized = bool(body["tty"]) and sys.stdout.isatty()
     if sized:
-        body = dict(body, height=_winsize()[0], width=_winsize()[1])  # the pty starts at the right size
+        body = dict(body, height=winsize()[0], width=winsize()[1])  # the pty starts at the right size
     try:
         sock, rest = client.upgrade(f"/containers/{cid}/exec", body)
     except ApiError as exc:
         raise error(exc.message) from exc
     exec_id = (getattr(client, "upgrade_headers", None) or {}).get("x-shoal-exec-id", "")
-    restore = _raw_tty(sys.stdin.fileno()) if body["tty"] and sys.stdin.isatty() else None
+    restore = raw_tty(sys.stdin.fileno()) if body["tty"] and sys.stdin.isatty() else None
 
     def resize(height: int, width: int) -> None:
         size = {"height": height, "width": width}
         client.call("POST", f"/containers/{cid}/resize", dict(size, exec_id=exec_id) if exec_id else size)
     try:
         if sized and not exec_id:  # an older daemon: no size in the exec request
-            resize(*_winsize())
+            resize(*winsize())
         return pipe_stream(sock, rest, body["tty"], body["stdin"], resize if body["tty"] else None)
     finally:
         if restore:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from orchestrator.cli.client import ApiError, Client, error, load_project_body
-from orchestrator.cli.exec_cmd import pipe_stream, stdin_has_input
+from orchestrator.cli.exec_cmd import pipe_stream, raw_tty, stdin_has_input, winsize
 from orchestrator.cli.up_cmd import now_rfc3339
 
 __all__ = ["register", "run", "build_body"]
@@ -62,7 +62,7 @@ class _ExitWatch:
 
 
 def _follow(client: Client, cid: str, name: str, watch: _ExitWatch) -> int:
-    """Without an attach endpoint: print the container's logs until it exits, then its exit code."""
+    """Against a daemon without an attach endpoint: print the container's logs until it exits, then its exit code."""
     def pump() -> None:
         try:
             for entry in client.stream("GET", f"/containers/{cid}/logs", query={"follow": True}):
@@ -111,7 +111,24 @@ def run(args: argparse.Namespace) -> int:
             raise error(exc.message) from exc
         assert watch is not None
         return _follow(client, cid, str(created.get("name") or cid), watch)
-    return pipe_stream(sock, rest, tty, interactive)
+    return _attached(client, cid, sock, rest, tty, interactive)
+
+
+def _attached(client: Client, cid: str, sock: Any, rest: bytes, tty: bool, interactive: bool) -> int:
+    """Relay the attach stream (raw terminal and SIGWINCH resizes with a tty); the exit code."""
+    key = (getattr(client, "upgrade_headers", None) or {}).get("x-shoal-exec-id", "")
+
+    def resize(height: int, width: int) -> None:
+        client.call("POST", f"/containers/{cid}/resize", {"height": height, "width": width, "exec_id": key})
+    sized = tty and bool(key) and sys.stdout.isatty()
+    restore = raw_tty(sys.stdin.fileno()) if tty and sys.stdin.isatty() else None
+    try:
+        if sized:
+            resize(*winsize())
+        return pipe_stream(sock, rest, tty, interactive, resize if sized else None)
+    finally:
+        if restore:
+            restore()
 
 
 def register(sub: Any) -> None:

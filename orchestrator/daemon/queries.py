@@ -210,6 +210,17 @@ class Queries:
         self.sessions[exec_id] = (cid, sess)
         return exec_id, sess, ctx
 
+    async def attach_input(self, cid: str) -> tuple[str, Any]:
+        """Input to a running container's PID 1 (stdin when ``stdin_open``, tty resize): (id, session);
+        ("", None) when the container already exited."""
+        try:
+            sess = await asyncio.to_thread(self.engine.attach_input, cid)
+        except Exception:  # noqa: BLE001 - exited meanwhile: output and exit code still come
+            return "", None
+        key = os.urandom(16).hex()
+        self.sessions[key] = (cid, sess)
+        return key, sess
+
     def exec_done(self, exec_id: str, ctx: dict[str, Any], exit_code: int) -> None:
         """Forget a live exec and emit ``exec_die``."""
         self.sessions.pop(exec_id, None)

@@ -193,7 +193,7 @@ class ApiServer:
                 return await send_json(writer, 200, await self.q.exec(ref, body))
             return await self._exec_upgraded(ref, body, reader, writer)
         if req.method == "POST" and verb == "attach":
-            return await self._attach(ref, reader, writer)
+            return await self._attach(ref, req.json(), reader, writer)
         raise HttpError(404, f"no route for {req.method} {req.path}")
 
     async def _exec_upgraded(self, ref: str, body: dict[str, Any], reader: asyncio.StreamReader,
@@ -217,12 +217,18 @@ class ApiServer:
             sess.close()  # a client that went away hangs the session up
             self.q.exec_done(exec_id, ctx, code)
 
-    async def _attach(self, ref: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Attach: the container's output (its log, from the start) until it exits, then its exit code."""
+    async def _attach(self, ref: str, body: dict[str, Any], reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        """Attach: the container's output (its log, from the start) until it exits, then its exit code;
+        with ``"stdin"`` (a ``stdin_open`` container) the client's bytes go to its stdin."""
         cid = await self.q.resolve(ref)
         done = self.ops.attached.get(cid)
+        feeder, key, sess = None, "", None
         try:
-            await send_upgrade(writer)
+            key, sess = await self.q.attach_input(cid) if body.get("stdin") or body.get("tty") else ("", None)
+            await send_upgrade(writer, {"X-Shoal-Exec-Id": key} if key else None)
+            if sess is not None:
+                feeder = asyncio.create_task(_feed_stdin(reader, sess, bool(body.get("stdin")), False))
             lines = self.q.logs([(cid, "", "", 0)], True, "", "", None, False)
             async for item in lines:
                 writer.write(str(item["line"]).encode())
@@ -235,6 +241,11 @@ class ApiServer:
             writer.write(b"\n" + (f'{{"exit_code": {code}}}' + "\n").encode())
             await writer.drain()
         finally:
+            if feeder is not None:
+                feeder.cancel()
+            if sess is not None:
+                self.q.sessions.pop(key, None)
+                sess.close()
             if done is not None:
                 done.set()
 

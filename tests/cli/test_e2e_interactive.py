@@ -103,3 +103,16 @@ def test_run_rm_under_a_pty_passes_exit_code_and_removes_the_container(env, tmp_
     r.expect(b"from-run")
     assert r.finish() == 6, r.proc.stderr.read()
     assert "tool-run-" not in env.shoal("ps", "-a", cwd=cwd).stdout
+
+
+def test_run_with_a_tty_is_interactive_sized_and_passes_the_exit_code(env, tmp_path):
+    cwd = _jobs_project(env, tmp_path)
+    sh = PtyShoal(env, cwd, "run", "--rm", "tool", "sh", size=(28, 90))
+    sh.expect(b"built-in commands")  # attach relays the log: a prompt without newline shows up later
+    os.write(sh.master, b"[ -t 0 ] && echo TTY''OK; stty size\r")
+    sh.expect(b"28 90")
+    assert b"TTYOK" in sh.out
+    os.write(sh.master, b"echo hi; exit 3\r")
+    sh.expect(b"hi\r\n")
+    assert sh.finish() == 3, sh.proc.stderr.read()
+    assert "tool-run-" not in env.shoal("ps", "-a", cwd=cwd).stdout

@@ -118,3 +118,14 @@ def test_run_rm_attach_gets_output_and_exit_code_then_container_is_gone(daemon, 
     evs = list(daemon.client.stream("GET", "/events", project="ex", since="0", until=str(time.time() + 1)))
     dies = [e for e in evs if e.get("action") == "die" and e.get("id") == created["id"]]
     assert [(e.get("attributes") or {}).get("exitCode") for e in dies] == [7]
+
+
+def test_run_interactive_attach_feeds_stdin_until_half_close(daemon, box, tmp_path):
+    body = load(str(tmp_path), "ex", STACK)
+    body.update(service="box", command=["sh", "-c", "cat; exit 3"], rm=True, interactive=True)
+    created = daemon.client.request("POST", "/projects/ex/run", body)
+    sock, _, rest = upgrade(daemon, f"/containers/{created['id']}/attach", {"stdin": True, "tty": False})
+    sock.sendall(b"typed line\n")
+    got = read_until(sock, rest, b"typed line\n")  # echoed by cat while its input is still open
+    sock.shutdown(socket.SHUT_WR)
+    assert read_all(sock, got) == b'typed line\n\n{"exit_code": 3}\n'
