@@ -51,6 +51,7 @@ def test_frames_split_at_any_boundary():
 @pytest.mark.root
 def test_cat_echoes_each_line_live_and_exits_at_eof(eng, running):
     sess = eng.exec_stream(running, ["cat"])
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     sess.send(b"first\n")
     assert read_until(sess, b"first\n") == b"first\n"  # before stdin is closed: live, not batched
     sess.send(b"second\n")
@@ -62,6 +63,7 @@ def test_cat_echoes_each_line_live_and_exits_at_eof(eng, running):
 @pytest.mark.root
 def test_stdout_and_stderr_stay_apart_and_exit_code_passes(eng, running):
     sess = eng.exec_stream(running, ["sh", "-c", "echo out; echo err >&2; exit 7"])
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     got: dict[str, bytes] = {}
     for stream, data in sess:
         got[stream] = got.get(stream, b"") + data
@@ -72,6 +74,7 @@ def test_stdout_and_stderr_stay_apart_and_exit_code_passes(eng, running):
 @pytest.mark.root
 def test_tty_is_a_terminal_and_resize_changes_stty_size(eng, running):
     sess = eng.exec_stream(running, ["sh"], tty=True, size=(24, 80))
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     sess.send(b"[ -t 0 ] && [ -t 1 ] && echo IS''TTY; stty size\n")
     out = read_until(sess, b"24 80")
     assert b"ISTTY" in out
@@ -85,20 +88,29 @@ def test_tty_is_a_terminal_and_resize_changes_stty_size(eng, running):
 @pytest.mark.root
 def test_tty_close_stdin_ends_a_reading_shell(eng, running):
     sess = eng.exec_stream(running, ["sh"], tty=True)
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
+    sess.send(b"echo rea''dy\n")
+    read_until(sess, b"ready")
+    time.sleep(0.2)  # ash asks the terminal for the cursor position before reading: ^D must not answer that
     sess.close_stdin()
+    sess.sock.settimeout(10)
     assert sess.wait() == 0
 
 
 @pytest.mark.root
 def test_missing_command_and_killed_process_codes(eng, running):
-    assert eng.exec_stream(running, ["/no/such/thing"]).wait() == 127
+    missing = eng.exec_stream(running, ["/no/such/thing"])
+    missing.sock.settimeout(20)
+    assert missing.wait() == 127
     sess = eng.exec_stream(running, ["sh", "-c", "kill -9 $$"])
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     assert sess.wait() == 137
 
 
 @pytest.mark.root
 def test_hanging_up_ends_a_tty_session_and_exec_still_works(eng, running):
     sess = eng.exec_stream(running, ["sh"], tty=True)
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     sess.send(b"echo ready\n")
     read_until(sess, b"ready")
     sess.close()
@@ -115,6 +127,7 @@ def test_hanging_up_ends_a_tty_session_and_exec_still_works(eng, running):
 @pytest.mark.root
 def test_container_exit_ends_the_session(eng, running):
     sess = eng.exec_stream(running, ["sleep", "100"])
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     eng.kill(running)
     sess.sock.settimeout(20)
     assert sess.wait() == 137
@@ -138,6 +151,7 @@ def test_attach_input_feeds_pid1_stdin_and_its_eof(eng, busybox_rootfs):
                                    stdin_open=True, name=f"a{time.monotonic_ns()}"))
     eng.start(cid)
     sess = eng.attach_input(cid)
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     sess.send(b"hello\n")
     _wait_log(eng, cid, "hello\n")
     sess.close_stdin()
@@ -152,6 +166,7 @@ def test_attach_input_resizes_pid1_tty(eng, busybox_rootfs):
                                    stdin_open=True, tty=True, name=f"a{time.monotonic_ns()}"))
     eng.start(cid)
     sess = eng.attach_input(cid)
+    sess.sock.settimeout(20)  # a hang fails the test instead of the run
     sess.resize(33, 99)
     sess.send(b"go\n")
     _wait_log(eng, cid, "33 99")
