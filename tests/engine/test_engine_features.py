@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
-from engine import Engine
 from engine.spec import (ContainerSpec, DeviceSpec, MountSpec, NamespaceSpec, ResourceSpec, SecuritySpec,
                          Ulimit)
+
+from enginerun import run
 
 pytestmark = pytest.mark.root
 
 
-def run(eng: Engine, rootfs: str, script: str, **kw) -> tuple[int, str, str]:
-    kw.setdefault("name", f"f{time.monotonic_ns()}")
-    cid = eng.create(ContainerSpec(rootfs=rootfs, command=("sh", "-c", script), **kw))
-    eng.start(cid)
-    status = eng.wait(cid, 20)
-    lines = list(eng.logs(cid))
-    return (status.exit_code, "".join(x.message for x in lines if x.stream == "stdout"),
-            "".join(x.message for x in lines if x.stream == "stderr"))
 
 
 def test_join_another_containers_network_and_uts(eng, busybox_rootfs):

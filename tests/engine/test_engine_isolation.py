@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import pytest
 
-from engine import Engine
 from engine.spec import ContainerSpec, MountSpec, SecuritySpec
+
+from enginerun import run
 
 pytestmark = pytest.mark.root
 
 
-def run(eng: Engine, rootfs: str, script: str, **kw) -> tuple[int, str, str]:
-    """Run ``sh -c script`` to completion; (exit code, stdout, stderr)."""
-    kw.setdefault("name", f"i{time.monotonic_ns()}")
-    cid = eng.create(ContainerSpec(rootfs=rootfs, command=("sh", "-c", script), **kw))
-    eng.start(cid)
-    status = eng.wait(cid, 20)
-    lines = list(eng.logs(cid))
-    return (status.exit_code, "".join(x.message for x in lines if x.stream == "stdout"),
-            "".join(x.message for x in lines if x.stream == "stderr"))
 
 
 def test_ps_shows_only_the_containers_processes(eng, busybox_rootfs):

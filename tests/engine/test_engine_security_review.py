@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -14,16 +13,7 @@ from engine.container import files, lifecycle
 from engine.errors import InvalidSpec
 from engine.spec import ContainerSpec
 
-
-def run(eng: Engine, rootfs: str, script: str, **kw) -> tuple[int, str, str]:
-    """Run ``sh -c script`` to completion; (exit code, stdout, stderr)."""
-    kw.setdefault("name", f"r{time.monotonic_ns()}")
-    cid = eng.create(ContainerSpec(rootfs=rootfs, command=("sh", "-c", script), **kw))
-    eng.start(cid)
-    status = eng.wait(cid, 20)
-    lines = list(eng.logs(cid))
-    return (status.exit_code, "".join(x.message for x in lines if x.stream == "stdout"),
-            "".join(x.message for x in lines if x.stream == "stderr"))
+from enginerun import run
 
 
 # -- create is atomic -------------------------------------------------------------------------
