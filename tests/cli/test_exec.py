@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from conftest import cli_env, launcher_argv  # at collection, while this directory's conftest is current
 from orchestrator.cli.exec_cmd import ExitTail
 
 
@@ -92,7 +93,6 @@ def test_exec_on_a_terminal_uses_a_tty_and_sends_the_window_size(fake, project, 
     import subprocess
     import time
 
-    from conftest import cli_env, launcher_argv
     master, slave = pty.openpty()
     import fcntl
     import struct
