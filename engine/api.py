@@ -26,7 +26,7 @@ from engine.container.codec import spec_from_dict
 from engine.errors import (CommandNotFound, ContainerNotFound, EngineError, InvalidState,
                            MonitorUnavailable, StartFailed)
 from engine.monitor import logs as logmod
-from engine.monitor.client import ExitWatch, OwnerPipe, same_process, wait_gone
+from engine.monitor.client import ExitWatch, OwnerPipe, same_process, start_ticks, wait_gone
 from engine.monitor.protocol import ExecSession, ProtocolError, open_exec_stream, request
 from engine.monitor.trace import mark
 from engine.spec import ContainerSpec
@@ -169,7 +169,7 @@ class Engine:
         pid = started = None
         try:
             pid = request(self._forkserver_sock, {"op": "ping"}, 5).get("pid")
-            started = _start_ticks(pid) if pid else None
+            started = start_ticks(pid) if pid else None
             request(self._forkserver_sock, {"op": "exit"}, 5)
         except (OSError, ProtocolError, ValueError):
             pass
@@ -376,12 +376,3 @@ class Engine:
             with ExitWatch(self._paths(cid).socket) as watch:
                 for line in logmod.follow(path, offset, alive, watch.pause):
                     yield LogLine(line.stream, line.message, line.time, timestamps)
-
-
-def _start_ticks(pid: int) -> int | None:
-    """The kernel start time of ``pid`` (tells a reused pid apart), or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b") ", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None

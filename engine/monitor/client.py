@@ -14,7 +14,7 @@ import weakref
 
 from engine.monitor.protocol import send
 
-__all__ = ["ExitWatch", "OwnerPipe", "wait_gone", "same_process", "alive"]
+__all__ = ["ExitWatch", "OwnerPipe", "wait_gone", "same_process", "start_ticks", "alive"]
 
 
 class ExitWatch:
@@ -93,15 +93,21 @@ def wait_gone(pid: int | None, started: int | None, timeout: float) -> None:
             os.close(fd)
 
 
+def start_ticks(pid: int) -> int | None:
+    """The kernel start time of ``pid`` (clock ticks since boot; tells a reused pid apart), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b") ", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def same_process(pid: int | None, started: int | None) -> bool:
     """True while ``pid`` is alive and is still the process that started at ``started``."""
     if not pid or not alive(pid):
         return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return started is None or int(f.read().rsplit(b") ", 1)[1].split()[19]) == started
-    except (OSError, ValueError, IndexError):
-        return False
+    ticks = start_ticks(pid)
+    return ticks is not None and (started is None or ticks == started)
 
 
 def alive(pid: int) -> bool:
