@@ -17,7 +17,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from engine.monitor.main import Monitor
 
-__all__ = ["ExecJob"]
+__all__ = ["ExecJob", "kill_and_reap"]
+
+
+def kill_and_reap(pid: int, status: int | None) -> int:
+    """SIGKILL an exec'd process and collect it; its wait status (137 << 8 if already gone unseen)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        return os.waitpid(pid, 0)[1]
+    except (ProcessLookupError, ChildProcessError):
+        return status if status is not None else 137 << 8
 
 
 class ExecJob:
@@ -135,11 +144,7 @@ class ExecJob:
 
     def abort(self) -> None:
         """The container ended: kill this exec, drop its pipes, and answer with what we have."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            _, self.status = os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            self.status = self.status if self.status is not None else 137 << 8
+        self.status = kill_and_reap(self.pid, self.status)
         for fd in list(self.out):
             self.collected.append(self.out.pop(fd))
             self.mon.sel.unregister(fd)

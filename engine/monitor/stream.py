@@ -15,6 +15,7 @@ import struct
 import termios
 from typing import TYPE_CHECKING
 
+from engine.monitor.execs import kill_and_reap
 from engine.monitor.prepare import make_pipes
 from engine.monitor.protocol import (F_CLOSE_STDIN, F_EXIT, F_RESIZE, F_STDERR, F_STDIN, F_STDOUT, encode,
                                      frame, split_frames)
@@ -271,11 +272,7 @@ class StreamExecJob:
 
     def abort(self) -> None:
         """The container ended: kill this exec, drop its output, and send the exit frame."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            _, self.status = os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            self.status = self.status if self.status is not None else 137 << 8
+        self.status = kill_and_reap(self.pid, self.status)
         for fd in list(self.outs):
             self._close_output(fd)
         self._maybe_finish()
